@@ -10,6 +10,10 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "SplitRT: split-computing runtime (edge head -> MQTT -> tail runner).",
     subcommands = {
+      DemoCommand.class,
+      EdgeCommand.class,
+      TailCommand.class,
+      ModelsCommand.class,
       ProfilesCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,0 +1,67 @@
+package dev.splitrt.config;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The tail runner's config ({@code splitrt tail --config tail.yaml}). Several runners with the same
+ * {@code group} share the fleet's features through an MQTT 5 shared subscription.
+ *
+ * <pre>
+ * fleet: demo
+ * group: tail
+ * models: [fs-bottlefit-cls, fs-leyolo-nano-det]
+ * broker: {url: tcp://127.0.0.1:1883}
+ * workers: 2
+ * evaluation: false    # true: detections down to the manifest's eval_score_threshold (for mAP)
+ * metrics_port: 9102
+ * </pre>
+ */
+public record TailConfig(
+    String fleet,
+    String group,
+    List<String> models,
+    Path modelsDir,
+    BrokerConfig broker,
+    Integer workers,
+    Integer threads,
+    Boolean evaluation,
+    Integer queueDepth,
+    Integer metricsPort) {
+
+  public int workerCount() {
+    return workers == null ? 1 : workers;
+  }
+
+  public int threadsPerWorker() {
+    return threads == null ? 0 : threads;
+  }
+
+  public boolean evaluationMode() {
+    return evaluation != null && evaluation;
+  }
+
+  public int queue() {
+    return queueDepth == null ? 64 : queueDepth;
+  }
+
+  public static TailConfig read(Path file) throws ConfigException {
+    TailConfig c = Yaml.read(file, TailConfig.class);
+    c.validate(file.toString());
+    return c;
+  }
+
+  public void validate(String origin) throws ConfigException {
+    List<String> errors = BrokerConfig.errors();
+    if (fleet == null || !fleet.matches("[A-Za-z0-9_.-]{1,64}")) errors.add("'fleet' must match [A-Za-z0-9_.-]{1,64}");
+    if (group == null || !group.matches("[A-Za-z0-9_.-]{1,64}")) errors.add("'group' must match [A-Za-z0-9_.-]{1,64}");
+    if (models == null || models.isEmpty()) errors.add("'models' must list at least one model id (see 'splitrt models')");
+    if (broker == null) errors.add("'broker' section is missing; e.g. broker: {url: tcp://127.0.0.1:1883}");
+    else broker.validate("broker.", errors);
+    if (workerCount() < 1 || workerCount() > 64) errors.add("'workers' must be 1..64");
+    if (threadsPerWorker() < 0) errors.add("'threads' must be >= 0 (0 = backend default)");
+    if (queue() < 1 || queue() > 100_000) errors.add("'queue_depth' must be 1..100000");
+    if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
+    BrokerConfig.require(errors, origin);
+  }
+}

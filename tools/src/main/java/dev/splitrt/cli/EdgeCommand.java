@@ -1,0 +1,72 @@
+package dev.splitrt.cli;
+
+import dev.splitrt.config.EdgeConfig;
+import dev.splitrt.edge.EdgeDaemon;
+import dev.splitrt.edge.EdgeSettings;
+import dev.splitrt.edge.EdgeStats;
+import dev.splitrt.infer.Backends;
+import dev.splitrt.infer.InferenceBackend;
+import dev.splitrt.metrics.MetricsRegistry;
+import dev.splitrt.metrics.MetricsServer;
+import dev.splitrt.model.LoadedModel;
+import dev.splitrt.model.ModelRegistry;
+import dev.splitrt.profile.DeviceProfile;
+import dev.splitrt.profile.DeviceProfiles;
+import dev.splitrt.transport.MqttLink;
+import dev.splitrt.vision.FrameSources;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "edge", mixinStandardHelpOptions = true,
+    description = {"Run the on-device daemon: source -> preprocess -> head -> FeatureFrame -> MQTT.",
+        "Runs until a finite source ends or SIGTERM; then drains what was accepted and exits."})
+final class EdgeCommand implements Callable<Integer> {
+  @Option(names = "--config", required = true, paramLabel = "FILE", description = "Edge config (YAML); see runtime/docs/configuration.md.")
+  Path config;
+
+  @Option(names = "--drain-seconds", defaultValue = "30", description = "How long to wait for the broker to acknowledge what was accepted (default ${DEFAULT-VALUE}).")
+  int drainSeconds;
+
+  @Override
+  public Integer call() throws Exception {
+    EdgeConfig c = EdgeConfig.read(config);
+    ModelRegistry registry = new ModelRegistry(c.modelsDir() != null ? c.modelsDir() : RepoPaths.models());
+    LoadedModel model = registry.load(c.model());
+    DeviceProfile profile = new DeviceProfiles(c.profilesDir() != null ? c.profilesDir() : RepoPaths.profiles()).load(c.profile());
+    InferenceBackend backend = Backends.select(profile.backend());
+    EdgeSettings settings = EdgeDaemon.settings(c, profile, model);
+    MetricsRegistry metrics = new MetricsRegistry();
+    CountDownLatch signalled = new CountDownLatch(1);
+    CountDownLatch finished = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      signalled.countDown();
+      try {
+        finished.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "splitrt-edge-shutdown"));
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId()), EdgeDaemon.will(c.fleet(), c.deviceId()));
+         EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
+         MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
+             : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
+                 "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages() + "}"))) {
+      edge.start();
+      while (!edge.awaitSourceDone(Duration.ofMillis(200)) && signalled.getCount() > 0) {
+        // Runs until the source ends or a signal arrives.
+      }
+      boolean drained = edge.stop(Duration.ofSeconds(drainSeconds));
+      EdgeStats s = edge.stats();
+      System.err.printf("edge %s: captured %d, accepted %d, acked %d, dropped %d, failed %d, %d feature bytes%n", c.deviceId(),
+          s.captured(), s.accepted(), s.acked(), s.dropped(), s.failed(), s.featureBytes());
+      if (edge.sourceError().isPresent()) return 1;
+      return drained ? 0 : 1;
+    } finally {
+      finished.countDown();
+    }
+  }
+}
