@@ -1,0 +1,250 @@
+package dev.splitrt.codec;
+
+import dev.splitrt.codec.FeatureFrameException.Reason;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.zip.CRC32C;
+import java.util.zip.DataFormatException;
+import java.util.zip.Inflater;
+
+/**
+ * Strict FeatureFrame v1 decoder for messages from the network, which may be forged. Every length
+ * and bound is checked before anything is allocated, the CRC before the payload is touched, and a
+ * DEFLATE payload is inflated into a buffer of exactly the size the shape implies, so a message
+ * can never make the tail allocate more than its {@code maxElements} budget. The rules and their
+ * order are in {@code runtime/docs/feature-frame-v1.md}. Thread-safe; DEFLATE frames share one
+ * reused {@link Inflater} under a lock, so give each busy consumer thread its own decoder.
+ */
+public final class FeatureDecoder {
+  private final int maxElements;
+  private final Inflater inflater = new Inflater(false);
+  private final byte[] probe = new byte[1];
+
+  /** @param maxElements the largest element count accepted, e.g. the model's bottleneck size */
+  public FeatureDecoder(int maxElements) {
+    if (maxElements < 1) {
+      throw new IllegalArgumentException("FeatureDecoder maxElements = " + maxElements + "; must be >= 1");
+    }
+    this.maxElements = maxElements;
+  }
+
+  public FeatureFrame decode(byte[] m) throws FeatureFrameException {
+    if (m == null) throw new FeatureFrameException(Reason.TRUNCATED, "message is null");
+    // 1. magic, version
+    for (int k = 0; k < Math.min(4, m.length); k++) {
+      if (m[k] != Wire.MAGIC[k]) {
+        throw new FeatureFrameException(Reason.BAD_MAGIC, "first bytes are "
+            + HexFormat.ofDelimiter(" ").formatHex(m, 0, Math.min(4, m.length)) + ", expected 53 52 54 46 ('SRTF')");
+      }
+    }
+    need(m, 0, 6, "magic, version and flags");
+    int version = Wire.u8(m, 4);
+    if (version != Wire.VERSION) {
+      throw new FeatureFrameException(Reason.UNSUPPORTED_VERSION, "version " + version
+          + "; this decoder reads version " + Wire.VERSION);
+    }
+    // 2. header fields in order; each bound checked as it is read, nothing allocated
+    int flags = Wire.u8(m, 5);
+    if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v1 defines no flags, must be 0");
+    int p = 6;
+    need(m, p, 1, "device id length");
+    int devLen = Wire.u8(m, p);
+    if (devLen < 1 || devLen > Wire.MAX_ID_BYTES) bad(p, "device id length " + devLen + "; allowed 1..128");
+    int devOff = p + 1;
+    p = devOff + devLen;
+    need(m, p, 1, "model id length");
+    int modelLen = Wire.u8(m, p);
+    if (modelLen < 1 || modelLen > Wire.MAX_ID_BYTES) bad(p, "model id length " + modelLen + "; allowed 1..128");
+    int modelOff = p + 1;
+    p = modelOff + modelLen;
+    int hashOff = p;
+    need(m, p, Wire.HASH_BYTES + 16 + 6, "head hash, sequence, timestamp and codec bytes");
+    p += Wire.HASH_BYTES + 16;
+    int dtype = Wire.u8(m, p);
+    if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v1 defines only 1 (float32)");
+    int bits = Wire.u8(m, p + 1);
+    if (bits != 2 && bits != 4 && bits != 6 && bits != 8) bad(p + 1, "bits " + bits + "; allowed 2, 4, 6, 8");
+    int gran = Wire.u8(m, p + 2);
+    if (gran > 1) bad(p + 2, "granularity " + gran + "; allowed 0 (per tensor), 1 (per channel)");
+    int sym = Wire.u8(m, p + 3);
+    if (sym > 1) bad(p + 3, "symmetric " + sym + "; allowed 0, 1");
+    int entropyId = Wire.u8(m, p + 4);
+    if (entropyId == 2) bad(p + 4, "entropy 2 (zstd) is reserved and not part of v1; allowed 0 (none), 1 (deflate)");
+    if (entropyId > 1) bad(p + 4, "entropy " + entropyId + "; allowed 0 (none), 1 (deflate)");
+    int rank = Wire.u8(m, p + 5);
+    if (rank < 1 || rank > Wire.MAX_RANK) bad(p + 5, "rank " + rank + "; allowed 1.." + Wire.MAX_RANK);
+    p += 6;
+    need(m, p, 4L * rank, "dims");
+    long[] dims = new long[rank];
+    for (int k = 0; k < rank; k++) {
+      dims[k] = Wire.u32(m, p + 4 * k);
+      if (dims[k] == 0) bad(p + 4 * k, "dim[" + k + "] = 0; dims must be >= 1");
+    }
+    long n = 1;
+    for (int k = 0; k < rank; k++) {
+      long hi = Math.multiplyHigh(n, dims[k]);
+      n *= dims[k];
+      if (hi != 0 || n < 0) {
+        throw new FeatureFrameException(Reason.TOO_LARGE, "dims " + Arrays.toString(dims)
+            + ": element count overflows 64 bits");
+      }
+    }
+    if (n > maxElements) {
+      throw new FeatureFrameException(Reason.TOO_LARGE, "dims " + Arrays.toString(dims) + " hold " + n
+          + " elements, more than this decoder's limit of " + maxElements);
+    }
+    Granularity granularity = gran == 0 ? Granularity.PER_TENSOR : Granularity.PER_CHANNEL;
+    if (granularity == Granularity.PER_CHANNEL && rank < 2) {
+      bad(p - 1, "per-channel frame has rank 1; per-channel needs axis 1 (rank >= 2)");
+    }
+    p += 4 * rank;
+    need(m, p, 4, "parameter count");
+    long params = Wire.u32(m, p);
+    long expectParams = granularity == Granularity.PER_TENSOR ? 1 : dims[1];
+    if (params != expectParams) {
+      bad(p, "parameter count " + params + " but " + (granularity == Granularity.PER_TENSOR
+          ? "a per-tensor frame has 1" : "per-channel dims " + Arrays.toString(dims) + " have " + dims[1]
+          + " channels (axis 1)"));
+    }
+    p += 4;
+    int paramsOff = p;
+    need(m, p, 8 * params + 4, "quantization parameters and payload length");
+    p += 8 * (int) params;
+    long payloadLen = Wire.u32(m, p);
+    int packedLen = (int) Wire.packedBytes(n, bits);
+    Entropy entropy = entropyId == 0 ? Entropy.NONE : Entropy.DEFLATE;
+    if (entropy == Entropy.NONE && payloadLen != packedLen) {
+      bad(p, "payload length " + payloadLen + " but dims " + Arrays.toString(dims) + " at " + bits
+          + " bits pack into " + packedLen + " bytes");
+    }
+    if (entropy == Entropy.DEFLATE && payloadLen < 1) bad(p, "payload length 0 for a DEFLATE frame");
+    p += 4;
+    int payloadOff = p;
+    long end = payloadOff + payloadLen + Wire.CRC_BYTES;
+    if (m.length < end) {
+      throw new FeatureFrameException(Reason.TRUNCATED, "message has " + m.length + " bytes but its header declares "
+          + end + " (payload of " + payloadLen + " bytes at offset " + payloadOff + " plus 4-byte CRC)");
+    }
+    if (m.length > end) {
+      bad((int) end, (m.length - end) + " trailing bytes after the CRC (header declares " + end + " bytes, message has "
+          + m.length + ")");
+    }
+    // 3. CRC-32C over everything before it
+    int crcOff = (int) end - Wire.CRC_BYTES;
+    CRC32C crc = new CRC32C();
+    crc.update(m, 0, crcOff);
+    int computed = (int) crc.getValue();
+    int stored = Wire.i32(m, crcOff);
+    if (computed != stored) {
+      throw new FeatureFrameException(Reason.CRC_MISMATCH, String.format(
+          "stored CRC-32C 0x%08x, computed 0x%08x over bytes [0, %d); the message was corrupted", stored, computed,
+          crcOff));
+    }
+    // 4. values that need no framing: ids, quantization parameters
+    String deviceId = id(m, devOff, devLen, "device id");
+    String modelId = id(m, modelOff, modelLen, "model id");
+    byte[] hash = Arrays.copyOfRange(m, hashOff, hashOff + Wire.HASH_BYTES);
+    long sequence = Wire.u64(m, hashOff + Wire.HASH_BYTES);
+    long capture = Wire.u64(m, hashOff + Wire.HASH_BYTES + 8);
+    int groups = (int) params;
+    float[] scales = new float[groups];
+    float[] zeroPoints = new float[groups];
+    for (int c = 0; c < groups; c++) {
+      int off = paramsOff + 8 * c;
+      float s = Wire.f32(m, off);
+      float z = Wire.f32(m, off + 4);
+      if (!(Float.isFinite(s) && s > 0f)) bad(off, "scale[" + c + "] = " + s + "; must be finite and > 0");
+      if (!Float.isFinite(z)) bad(off + 4, "zero point[" + c + "] = " + z + "; must be finite");
+      if (sym == 1 && z != 0f) bad(off + 4, "zero point[" + c + "] = " + z + " in a symmetric frame; must be 0");
+      scales[c] = s;
+      zeroPoints[c] = z;
+    }
+    // 5. payload
+    byte[] packed;
+    if (entropy == Entropy.NONE) {
+      packed = Arrays.copyOfRange(m, payloadOff, payloadOff + packedLen);
+    } else {
+      if (packedLen > Wire.MAX_DEFLATE_RATIO * payloadLen) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "a DEFLATE payload of " + payloadLen
+            + " bytes cannot inflate to the " + packedLen + " bytes that dims " + Arrays.toString(dims) + " at " + bits
+            + " bits need (DEFLATE expands at most " + Wire.MAX_DEFLATE_RATIO + ":1)");
+      }
+      packed = inflate(m, payloadOff, (int) payloadLen, packedLen);
+    }
+    int usedBits = (int) ((n * bits) % 8);
+    if (usedBits != 0 && (packed[packedLen - 1] & 0xFF) >>> usedBits != 0) {
+      throw new FeatureFrameException(Reason.BAD_PAYLOAD, String.format(
+          "padding bits of the last packed byte (0x%02x) are not zero; only its low %d bits hold codes",
+          packed[packedLen - 1] & 0xFF, usedBits));
+    }
+    int[] shape = new int[rank];
+    for (int k = 0; k < rank; k++) shape[k] = (int) dims[k];
+    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture);
+    return new FeatureFrame(header, shape, new CodecSpec(bits, granularity, sym == 1, entropy), scales, zeroPoints,
+        packed);
+  }
+
+  /** Inflates into exactly {@code expected} bytes; any other size, or trailing input, is BAD_PAYLOAD. */
+  private byte[] inflate(byte[] m, int off, int len, int expected) throws FeatureFrameException {
+    byte[] out = new byte[expected];
+    synchronized (inflater) {
+      inflater.reset();
+      inflater.setInput(m, off, len);
+      try {
+        int got = 0;
+        while (got < expected) {
+          int r = inflater.inflate(out, got, expected - got);
+          got += r;
+          if (r == 0 && (inflater.finished() || inflater.needsInput() || inflater.needsDictionary())) break;
+        }
+        if (got < expected) {
+          throw new FeatureFrameException(Reason.BAD_PAYLOAD, "DEFLATE payload inflates to only " + got + " of the "
+              + expected + " bytes the shape needs" + (inflater.needsDictionary() ? " (asks for a preset dictionary)"
+              : inflater.finished() ? "" : " (stream is incomplete)"));
+        }
+        // Bounded probe: the stream must end here; one more byte of output means a bomb or a wrong shape.
+        for (int k = 0; !inflater.finished(); k++) {
+          if (inflater.inflate(probe, 0, 1) > 0) {
+            throw new FeatureFrameException(Reason.BAD_PAYLOAD, "DEFLATE payload inflates to more than the "
+                + expected + " bytes the shape needs (refused after " + expected + ")");
+          }
+          if (inflater.needsInput() || inflater.needsDictionary() || k > len) {
+            throw new FeatureFrameException(Reason.BAD_PAYLOAD, "DEFLATE stream does not end after " + expected
+                + " bytes of output (stream is incomplete)");
+          }
+        }
+        if (inflater.getRemaining() != 0) {
+          throw new FeatureFrameException(Reason.BAD_PAYLOAD, inflater.getRemaining()
+              + " bytes of the " + len + "-byte DEFLATE payload follow the end of the zlib stream");
+        }
+      } catch (DataFormatException e) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "DEFLATE payload is not a valid zlib stream: "
+            + e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  private static String id(byte[] m, int off, int len, String what) throws FeatureFrameException {
+    for (int k = 0; k < len; k++) {
+      int b = Wire.u8(m, off + k);
+      if (!Wire.idByteAllowed(b)) {
+        bad(off + k, what + " has byte 0x" + Integer.toHexString(b) + " at index " + k
+            + "; allowed characters: A-Z a-z 0-9 . _ -");
+      }
+    }
+    return new String(m, off, len, StandardCharsets.US_ASCII);
+  }
+
+  private static void need(byte[] m, int off, long count, String what) throws FeatureFrameException {
+    if (off + count > m.length) {
+      throw new FeatureFrameException(Reason.TRUNCATED, "message has " + m.length + " bytes; " + what + " need "
+          + count + " bytes at offset " + off);
+    }
+  }
+
+  private static void bad(int off, String what) throws FeatureFrameException {
+    throw new FeatureFrameException(Reason.BAD_HEADER, "at offset " + off + ": " + what);
+  }
+}

@@ -1,0 +1,50 @@
+package dev.splitrt.codec;
+
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Objects;
+
+/**
+ * Who made a feature frame and when: the tail runner routes and checks by these fields, and must
+ * refuse a frame whose {@code headSha256} differs from the head its tail was trained with.
+ *
+ * @param deviceId 1..128 characters of {@code [A-Za-z0-9._-]} (it also appears in MQTT topics)
+ * @param modelId 1..128 characters of {@code [A-Za-z0-9._-]}
+ * @param headSha256 SHA-256 of the head ONNX file, 32 bytes (copied)
+ * @param sequence frame number, an unsigned 64-bit value on the wire
+ * @param captureEpochMicros capture time, microseconds since 1970-01-01T00:00Z
+ */
+public record FrameHeader(String deviceId, String modelId, byte[] headSha256, long sequence, long captureEpochMicros) {
+
+  public FrameHeader {
+    String p = Wire.idProblem(deviceId);
+    if (p != null) throw new IllegalArgumentException("FrameHeader deviceId '" + deviceId + "' " + p);
+    p = Wire.idProblem(modelId);
+    if (p != null) throw new IllegalArgumentException("FrameHeader modelId '" + modelId + "' " + p);
+    Objects.requireNonNull(headSha256, "FrameHeader headSha256 is null; pass the 32-byte SHA-256 of head.onnx");
+    if (headSha256.length != Wire.HASH_BYTES) {
+      throw new IllegalArgumentException("FrameHeader headSha256 has " + headSha256.length
+          + " bytes; a SHA-256 has 32 (manifest head.sha256 is 64 hex characters)");
+    }
+    headSha256 = headSha256.clone();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof FrameHeader h && deviceId.equals(h.deviceId) && modelId.equals(h.modelId)
+        && Arrays.equals(headSha256, h.headSha256) && sequence == h.sequence
+        && captureEpochMicros == h.captureEpochMicros;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(deviceId, modelId, Arrays.hashCode(headSha256), sequence, captureEpochMicros);
+  }
+
+  @Override
+  public String toString() {
+    return "FrameHeader[deviceId=" + deviceId + ", modelId=" + modelId + ", headSha256="
+        + HexFormat.of().formatHex(headSha256) + ", sequence=" + Long.toUnsignedString(sequence)
+        + ", captureEpochMicros=" + captureEpochMicros + "]";
+  }
+}

@@ -1,0 +1,89 @@
+package dev.splitrt.codec;
+
+/** FeatureFrame v1 constants, little-endian field access and the id charset: one place for the layout. */
+final class Wire {
+  static final byte[] MAGIC = {'S', 'R', 'T', 'F'};
+  static final int VERSION = 1;
+  static final int DTYPE_FLOAT32 = 1;
+  static final int MAX_ID_BYTES = 128;
+  static final int MAX_RANK = 8;
+  static final int HASH_BYTES = 32;
+  static final int CRC_BYTES = 4;
+  /** Header bytes that do not depend on ids, rank or parameter count. */
+  static final int FIXED_HEADER_BYTES = 70;
+  /** zlib's documented bound: DEFLATE never expands data by more than 1032:1. */
+  static final int MAX_DEFLATE_RATIO = 1032;
+
+  private Wire() {}
+
+  static int entropyId(Entropy e) {
+    return e == Entropy.NONE ? 0 : 1;
+  }
+
+  /** Header size in bytes; see the layout table in feature-frame-v1.md. */
+  static int headerBytes(int deviceIdBytes, int modelIdBytes, int rank, int paramCount) {
+    return FIXED_HEADER_BYTES + deviceIdBytes + modelIdBytes + 4 * rank + 8 * paramCount;
+  }
+
+  /** Bytes that {@code elements} codes of {@code bits} bits pack into (LSB-first, last byte zero-padded). */
+  static long packedBytes(long elements, int bits) {
+    return (elements * bits + 7) / 8;
+  }
+
+  static boolean idByteAllowed(int b) {
+    return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
+        || b == '.' || b == '_' || b == '-';
+  }
+
+  /** Null when {@code id} is a valid device/model id, otherwise what is wrong with it. */
+  static String idProblem(String id) {
+    if (id == null) return "is null";
+    if (id.isEmpty() || id.length() > MAX_ID_BYTES) {
+      return "is " + id.length() + " characters long; allowed 1.." + MAX_ID_BYTES;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char ch = id.charAt(i);
+      if (!idByteAllowed(ch)) {
+        return "has '" + ch + "' (U+" + String.format("%04X", (int) ch) + ") at index " + i
+            + "; allowed characters: A-Z a-z 0-9 . _ -";
+      }
+    }
+    return null;
+  }
+
+  static void putU32(byte[] b, int off, int v) {
+    b[off] = (byte) v;
+    b[off + 1] = (byte) (v >>> 8);
+    b[off + 2] = (byte) (v >>> 16);
+    b[off + 3] = (byte) (v >>> 24);
+  }
+
+  static void putU64(byte[] b, int off, long v) {
+    putU32(b, off, (int) v);
+    putU32(b, off + 4, (int) (v >>> 32));
+  }
+
+  static void putF32(byte[] b, int off, float v) {
+    putU32(b, off, Float.floatToRawIntBits(v));
+  }
+
+  static int u8(byte[] b, int off) {
+    return b[off] & 0xFF;
+  }
+
+  static int i32(byte[] b, int off) {
+    return (b[off] & 0xFF) | (b[off + 1] & 0xFF) << 8 | (b[off + 2] & 0xFF) << 16 | (b[off + 3] & 0xFF) << 24;
+  }
+
+  static long u32(byte[] b, int off) {
+    return i32(b, off) & 0xFFFF_FFFFL;
+  }
+
+  static long u64(byte[] b, int off) {
+    return u32(b, off) | (long) i32(b, off + 4) << 32;
+  }
+
+  static float f32(byte[] b, int off) {
+    return Float.intBitsToFloat(i32(b, off));
+  }
+}

@@ -1,0 +1,60 @@
+package dev.splitrt.codec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import org.junit.jupiter.api.Test;
+
+/** Keeps runtime/docs/feature-frame-v1.md honest: its worked example is what the codec writes and reads. */
+class FeatureFrameDocTest {
+
+  private static byte[] documentedExample() throws Exception {
+    String doc = Files.readString(Path.of(System.getProperty("splitrt.repo"), "runtime", "docs", "feature-frame-v1.md"));
+    int begin = doc.indexOf("<!-- hex-example:begin -->");
+    int end = doc.indexOf("<!-- hex-example:end -->");
+    assertThat(begin).as("hex example markers in the doc").isGreaterThanOrEqualTo(0);
+    assertThat(end).isGreaterThan(begin);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (String line : doc.substring(begin, end).split("\n")) {
+      if (!line.matches("[0-9a-f]{4}  .*")) continue;
+      assertThat(Integer.parseInt(line.substring(0, 4), 16)).as("offset column of '%s'", line).isEqualTo(out.size());
+      out.writeBytes(HexFormat.of().parseHex(line.substring(6).replace(" ", "")));
+    }
+    return out.toByteArray();
+  }
+
+  private static FrameHeader exampleHeader() {
+    byte[] sha = new byte[32];
+    for (int i = 0; i < 32; i++) sha[i] = (byte) i;
+    return new FrameHeader("cam-1", "demo", sha, 7, 1_700_000_000_000_000L);
+  }
+
+  private static final float[] VALUES = {0f, 0.5f, 1.5f, -1f, 0f, 2f};
+
+  @Test
+  void encoderWritesTheDocumentedExampleByteForByte() throws Exception {
+    byte[] doc = documentedExample();
+    assertThat(doc).hasSize(114);
+    byte[] m = new FeatureEncoder(new CodecSpec(4, Granularity.PER_CHANNEL, false, Entropy.NONE), new int[] {1, 2, 3})
+        .encode(exampleHeader(), FloatBuffer.wrap(VALUES));
+    assertThat(HexFormat.of().formatHex(m)).isEqualTo(HexFormat.of().formatHex(doc));
+  }
+
+  @Test
+  void decoderReadsTheDocumentedExample() throws Exception {
+    FeatureFrame f = new FeatureDecoder(6).decode(documentedExample());
+    assertThat(f.header()).isEqualTo(exampleHeader());
+    assertThat(f.codec()).isEqualTo(new CodecSpec(4, Granularity.PER_CHANNEL, false, Entropy.NONE));
+    assertThat(f.shape()).containsExactly(1, 2, 3);
+    assertThat(f.scales()).containsExactly(0.1f, 0.2f);
+    assertThat(f.zeroPoints()).containsExactly(0f, -1f);
+    assertThat(f.packed()).containsExactly(0x50, 0x0f, 0xf5);
+    float[] y = new float[6];
+    f.dequantizeInto(FloatBuffer.wrap(y));
+    assertThat(y).containsExactly(VALUES);
+  }
+}
