@@ -173,27 +173,44 @@ public final class Preprocessor {
   }
 
   private void geometry(int w, int h) {
+    transform = transformFor(width, height, letterbox, w, h);
     if (letterbox) {
-      double s = Math.min((double) width / w, (double) height / h);
-      int nw = clamp((int) Math.rint(w * s), width);
-      int nh = clamp((int) Math.rint(h * s), height);
-      int px = (width - nw) / 2;
-      int py = (height - nh) / 2;
+      int nw = letterboxSize(w, transform.scaleX(), width);
+      int nh = letterboxSize(h, transform.scaleY(), height);
       if (window != null) {
         window.close();
         windowSize.close();
       }
       resized.put(pad);
-      try (Rect r = new Rect(px, py, nw, nh)) {
+      try (Rect r = new Rect((int) transform.padX(), (int) transform.padY(), nw, nh)) {
         window = new Mat(resized, r);
       }
       windowSize = new Size(nw, nh);
-      transform = new ImageTransform(w, h, s, s, px, py);
-    } else {
-      transform = new ImageTransform(w, h, (double) width / w, (double) height / h, 0, 0);
     }
     lastWidth = w;
     lastHeight = h;
+  }
+
+  /**
+   * How a {@code sourceWidth x sourceHeight} frame maps onto this input, without preprocessing it:
+   * the tail runner uses it to map boxes back to source pixels from the size a FeatureFrame carries.
+   * Same geometry as {@link #apply}.
+   */
+  public static ImageTransform transformFor(ModelManifest.Input input, int sourceWidth, int sourceHeight) {
+    return transformFor(input.width(), input.height(), input.resize() == ModelManifest.ResizeMode.LETTERBOX, sourceWidth, sourceHeight);
+  }
+
+  private static ImageTransform transformFor(int width, int height, boolean letterbox, int w, int h) {
+    if (!letterbox) return new ImageTransform(w, h, (double) width / w, (double) height / h, 0, 0);
+    double s = Math.min((double) width / w, (double) height / h);
+    int px = (width - letterboxSize(w, s, width)) / 2;
+    int py = (height - letterboxSize(h, s, height)) / 2;
+    return new ImageTransform(w, h, s, s, px, py);
+  }
+
+  /** Resized extent: rounded half to even (as the recipe's Python round()), at least 1, at most the input. */
+  private static int letterboxSize(int sourceExtent, double scale, int inputExtent) {
+    return clamp((int) Math.rint(sourceExtent * scale), inputExtent);
   }
 
   private static int clamp(int v, int max) {
