@@ -59,8 +59,15 @@ public final class FeatureDecoder {
     int modelOff = p + 1;
     p = modelOff + modelLen;
     int hashOff = p;
-    need(m, p, Wire.HASH_BYTES + 16 + 6, "head hash, sequence, timestamp and codec bytes");
+    need(m, p, Wire.HASH_BYTES + 20 + 6, "head hash, sequence, timestamp, source size and codec bytes");
     p += Wire.HASH_BYTES + 16;
+    int sourceWidth = Wire.u16(m, p);
+    int sourceHeight = Wire.u16(m, p + 2);
+    if ((sourceWidth == 0) != (sourceHeight == 0)) {
+      bad(sourceWidth == 0 ? p : p + 2, "source width " + sourceWidth + " and source height " + sourceHeight
+          + "; both must be 0 (unknown) or both >= 1");
+    }
+    p += 4;
     int dtype = Wire.u8(m, p);
     if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v1 defines only 1 (float32)");
     int bits = Wire.u8(m, p + 1);
@@ -180,7 +187,7 @@ public final class FeatureDecoder {
     }
     int[] shape = new int[rank];
     for (int k = 0; k < rank; k++) shape[k] = (int) dims[k];
-    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture);
+    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture, sourceWidth, sourceHeight);
     return new FeatureFrame(header, shape, new CodecSpec(bits, granularity, sym == 1, entropy), scales, zeroPoints,
         packed);
   }

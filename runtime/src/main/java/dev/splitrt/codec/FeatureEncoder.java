@@ -213,7 +213,9 @@ public final class FeatureEncoder {
     p += Wire.HASH_BYTES;
     Wire.putU64(out, p, h.sequence());
     Wire.putU64(out, p + 8, h.captureEpochMicros());
-    p += 16;
+    Wire.putU16(out, p + 16, h.sourceWidth());
+    Wire.putU16(out, p + 18, h.sourceHeight());
+    p += 20;
     out[p++] = (byte) Wire.DTYPE_FLOAT32;
     out[p++] = (byte) spec.bits();
     out[p++] = (byte) (spec.granularity() == Granularity.PER_TENSOR ? 0 : 1);

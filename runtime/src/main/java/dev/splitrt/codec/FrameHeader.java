@@ -13,8 +13,13 @@ import java.util.Objects;
  * @param headSha256 SHA-256 of the head ONNX file, 32 bytes (copied)
  * @param sequence frame number, an unsigned 64-bit value on the wire
  * @param captureEpochMicros capture time, microseconds since 1970-01-01T00:00Z
+ * @param sourceWidth width in pixels of the camera frame the head input was made from, 0..65535;
+ *     the tail needs it to map boxes back through the letterbox. 0 = unknown
+ * @param sourceHeight height in pixels of that camera frame, 0..65535; 0 = unknown. Width and
+ *     height are both 0 or both non-zero
  */
-public record FrameHeader(String deviceId, String modelId, byte[] headSha256, long sequence, long captureEpochMicros) {
+public record FrameHeader(String deviceId, String modelId, byte[] headSha256, long sequence, long captureEpochMicros,
+                          int sourceWidth, int sourceHeight) {
 
   public FrameHeader {
     String p = Wire.idProblem(deviceId);
@@ -26,6 +31,20 @@ public record FrameHeader(String deviceId, String modelId, byte[] headSha256, lo
       throw new IllegalArgumentException("FrameHeader headSha256 has " + headSha256.length
           + " bytes; a SHA-256 has 32 (manifest head.sha256 is 64 hex characters)");
     }
+    if (sourceWidth < 0 || sourceWidth > Wire.MAX_SOURCE_SIDE) {
+      throw new IllegalArgumentException("FrameHeader sourceWidth " + sourceWidth
+          + " is outside 0..65535; pass the camera frame's width in pixels, or 0 with sourceHeight 0 if unknown");
+    }
+    if (sourceHeight < 0 || sourceHeight > Wire.MAX_SOURCE_SIDE) {
+      throw new IllegalArgumentException("FrameHeader sourceHeight " + sourceHeight
+          + " is outside 0..65535; pass the camera frame's height in pixels, or 0 with sourceWidth 0 if unknown");
+    }
+    if ((sourceWidth == 0) != (sourceHeight == 0)) {
+      String msg = sourceWidth == 0 ? "sourceWidth is 0 but sourceHeight is " + sourceHeight
+          : "sourceHeight is 0 but sourceWidth is " + sourceWidth;
+      throw new IllegalArgumentException("FrameHeader " + msg
+          + "; pass both sides of the camera frame, or both 0 if unknown");
+    }
     headSha256 = headSha256.clone();
   }
 
@@ -33,18 +52,21 @@ public record FrameHeader(String deviceId, String modelId, byte[] headSha256, lo
   public boolean equals(Object o) {
     return o instanceof FrameHeader h && deviceId.equals(h.deviceId) && modelId.equals(h.modelId)
         && Arrays.equals(headSha256, h.headSha256) && sequence == h.sequence
-        && captureEpochMicros == h.captureEpochMicros;
+        && captureEpochMicros == h.captureEpochMicros && sourceWidth == h.sourceWidth
+        && sourceHeight == h.sourceHeight;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(deviceId, modelId, Arrays.hashCode(headSha256), sequence, captureEpochMicros);
+    return Objects.hash(deviceId, modelId, Arrays.hashCode(headSha256), sequence, captureEpochMicros, sourceWidth,
+        sourceHeight);
   }
 
   @Override
   public String toString() {
     return "FrameHeader[deviceId=" + deviceId + ", modelId=" + modelId + ", headSha256="
         + HexFormat.of().formatHex(headSha256) + ", sequence=" + Long.toUnsignedString(sequence)
-        + ", captureEpochMicros=" + captureEpochMicros + "]";
+        + ", captureEpochMicros=" + captureEpochMicros + ", sourceWidth=" + sourceWidth + ", sourceHeight="
+        + sourceHeight + "]";
   }
 }

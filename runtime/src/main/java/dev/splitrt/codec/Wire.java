@@ -10,7 +10,9 @@ final class Wire {
   static final int HASH_BYTES = 32;
   static final int CRC_BYTES = 4;
   /** Header bytes that do not depend on ids, rank or parameter count. */
-  static final int FIXED_HEADER_BYTES = 70;
+  static final int FIXED_HEADER_BYTES = 74;
+  /** Largest source width or height: the fields are u16. */
+  static final int MAX_SOURCE_SIDE = 0xFFFF;
   /** zlib's documented bound: DEFLATE never expands data by more than 1032:1. */
   static final int MAX_DEFLATE_RATIO = 1032;
 
@@ -51,6 +53,11 @@ final class Wire {
     return null;
   }
 
+  static void putU16(byte[] b, int off, int v) {
+    b[off] = (byte) v;
+    b[off + 1] = (byte) (v >>> 8);
+  }
+
   static void putU32(byte[] b, int off, int v) {
     b[off] = (byte) v;
     b[off + 1] = (byte) (v >>> 8);
@@ -69,6 +76,10 @@ final class Wire {
 
   static int u8(byte[] b, int off) {
     return b[off] & 0xFF;
+  }
+
+  static int u16(byte[] b, int off) {
+    return (b[off] & 0xFF) | (b[off + 1] & 0xFF) << 8;
   }
 
   static int i32(byte[] b, int off) {

@@ -31,7 +31,7 @@ class FeatureCodecRoundTripTest {
   }
 
   private static FrameHeader header(long seq) {
-    return new FrameHeader("jetson-nano-01", "fs-bottlefit-cls", SHA, seq, 1_764_000_000_000_000L + seq);
+    return new FrameHeader("jetson-nano-01", "fs-bottlefit-cls", SHA, seq, 1_764_000_000_000_000L + seq, 1280, 720);
   }
 
   /** Channels with different ranges and offsets, so per-channel and asymmetric matter. */
@@ -289,16 +289,51 @@ class FeatureCodecRoundTripTest {
 
   @Test
   void rejectsHeadersThatCannotTravel() {
-    assertThatThrownBy(() -> new FrameHeader("cam/1", "m", SHA, 0, 0)).hasMessageContaining("'/'");
-    assertThatThrownBy(() -> new FrameHeader("", "m", SHA, 0, 0)).hasMessageContaining("1..128");
-    assertThatThrownBy(() -> new FrameHeader("c", "x".repeat(129), SHA, 0, 0)).hasMessageContaining("129");
-    assertThatThrownBy(() -> new FrameHeader("c", "m", new byte[31], 0, 0)).hasMessageContaining("31 bytes");
+    assertThatThrownBy(() -> new FrameHeader("cam/1", "m", SHA, 0, 0, 0, 0)).hasMessageContaining("'/'");
+    assertThatThrownBy(() -> new FrameHeader("", "m", SHA, 0, 0, 0, 0)).hasMessageContaining("1..128");
+    assertThatThrownBy(() -> new FrameHeader("c", "x".repeat(129), SHA, 0, 0, 0, 0)).hasMessageContaining("129");
+    assertThatThrownBy(() -> new FrameHeader("c", "m", new byte[31], 0, 0, 0, 0)).hasMessageContaining("31 bytes");
+  }
+
+  @Test
+  void rejectsSourceSizesThatCannotTravel() {
+    assertThatThrownBy(() -> new FrameHeader("c", "m", SHA, 0, 0, 65536, 480))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sourceWidth 65536")
+        .hasMessageContaining("0..65535");
+    assertThatThrownBy(() -> new FrameHeader("c", "m", SHA, 0, 0, 640, -1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sourceHeight -1");
+    assertThatThrownBy(() -> new FrameHeader("c", "m", SHA, 0, 0, 0, 480))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sourceWidth is 0 but sourceHeight is 480");
+    assertThatThrownBy(() -> new FrameHeader("c", "m", SHA, 0, 0, 640, 0))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sourceHeight is 0 but sourceWidth is 640");
+  }
+
+  @Test
+  void roundTripsTheSourceSize() throws Exception {
+    FeatureEncoder enc = new FeatureEncoder(new CodecSpec(8, Granularity.PER_TENSOR, false, Entropy.NONE), BOTTLEFIT);
+    FeatureDecoder dec = new FeatureDecoder(6272);
+    float[] x = features(BOTTLEFIT, 4);
+    for (int[] size : new int[][] {{1920, 1080}, {0, 0}, {65535, 1}, {1, 65535}}) {
+      FrameHeader h = new FrameHeader("jetson-nano-01", "fs-bottlefit-cls", SHA, 6, 7, size[0], size[1]);
+      byte[] msg = enc.encode(h, FloatBuffer.wrap(x));
+      int at = 8 + 14 + 16 + 48;
+      assertThat(Wire.u16(msg, at)).as("source width on the wire at offset %d", at).isEqualTo(size[0]);
+      assertThat(Wire.u16(msg, at + 2)).as("source height on the wire").isEqualTo(size[1]);
+      FrameHeader back = dec.decode(msg).header();
+      assertThat(back.sourceWidth()).isEqualTo(size[0]);
+      assertThat(back.sourceHeight()).isEqualTo(size[1]);
+      assertThat(back).isEqualTo(h).hasSameHashCodeAs(h);
+      assertThat(back.toString()).contains("sourceWidth=" + size[0] + ", sourceHeight=" + size[1]);
+    }
+    FrameHeader a = header(1);
+    FrameHeader b = new FrameHeader(a.deviceId(), a.modelId(), SHA, 1, a.captureEpochMicros(), 1280, 721);
+    assertThat(a).isNotEqualTo(b);
   }
 
   @Test
   void bottlefitFrameSizeIsHeaderPlusPayloadPlusCrc() {
     byte[] msg = new FeatureEncoder(new CodecSpec(8, Granularity.PER_TENSOR, false, Entropy.NONE), BOTTLEFIT)
         .encode(header(0), FloatBuffer.wrap(features(BOTTLEFIT, 0)));
-    assertThat(msg).hasSize(124 + 6272 + 4);
+    assertThat(msg).hasSize(128 + 6272 + 4);
   }
 }

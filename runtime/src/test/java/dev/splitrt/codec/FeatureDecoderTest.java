@@ -20,7 +20,7 @@ class FeatureDecoderTest {
     Random r = new Random(1);
     for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
     return new FeatureEncoder(spec, BOTTLEFIT)
-        .encode(new FrameHeader("dev-1", "fs-bottlefit-cls", new byte[32], 3, 4), FloatBuffer.wrap(x));
+        .encode(new FrameHeader("dev-1", "fs-bottlefit-cls", new byte[32], 3, 4, 1920, 1080), FloatBuffer.wrap(x));
   }
 
   private static FeatureFrameException reject(FeatureDecoder d, byte[] m) {
@@ -57,10 +57,42 @@ class FeatureDecoderTest {
     assertThat(f.header().deviceId()).isEqualTo("dev-1");
     assertThat(f.header().modelId()).isEqualTo("model-1");
     assertThat(f.header().sequence()).isEqualTo(42);
+    assertThat(f.header().sourceWidth()).isEqualTo(640);
+    assertThat(f.header().sourceHeight()).isEqualTo(480);
     assertThat(f.shape()).containsExactly(1, 2, 2);
     float[] y = new float[4];
     f.dequantizeInto(FloatBuffer.wrap(y));
     assertThat(y).containsExactly(-1f, -0.5f, 0f, 0.5f);
+  }
+
+  @Test
+  void rejectsASourceSizeWithOnlyOneSideZero() {
+    Forge f = new Forge();
+    f.sourceWidth = 0;
+    f.sourceHeight = 480;
+    FeatureFrameException e = reject(f.bytes());
+    assertThat(e.reason()).isEqualTo(Reason.BAD_HEADER);
+    assertThat(e).hasMessageContaining("at offset 68").hasMessageContaining("source width 0 and source height 480");
+    f.sourceWidth = 640;
+    f.sourceHeight = 0;
+    e = reject(f.bytes());
+    assertThat(e.reason()).isEqualTo(Reason.BAD_HEADER);
+    assertThat(e).hasMessageContaining("at offset 70").hasMessageContaining("source width 640 and source height 0");
+  }
+
+  @Test
+  void acceptsAnUnknownSourceSizeAndTheLargestOne() throws Exception {
+    Forge f = new Forge();
+    f.sourceWidth = 0;
+    f.sourceHeight = 0;
+    FrameHeader h = BIG.decode(f.bytes()).header();
+    assertThat(h.sourceWidth()).isZero();
+    assertThat(h.sourceHeight()).isZero();
+    f.sourceWidth = 65535;
+    f.sourceHeight = 65535;
+    h = BIG.decode(f.bytes()).header();
+    assertThat(h.sourceWidth()).isEqualTo(65535);
+    assertThat(h.sourceHeight()).isEqualTo(65535);
   }
 
   @Test

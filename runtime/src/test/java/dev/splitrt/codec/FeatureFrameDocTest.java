@@ -30,7 +30,7 @@ class FeatureFrameDocTest {
   private static FrameHeader exampleHeader() {
     byte[] sha = new byte[32];
     for (int i = 0; i < 32; i++) sha[i] = (byte) i;
-    return new FrameHeader("cam-1", "demo", sha, 7, 1_700_000_000_000_000L);
+    return new FrameHeader("cam-1", "demo", sha, 7, 1_700_000_000_000_000L, 640, 480);
   }
 
   private static final float[] VALUES = {0f, 0.5f, 1.5f, -1f, 0f, 2f};
@@ -38,7 +38,7 @@ class FeatureFrameDocTest {
   @Test
   void encoderWritesTheDocumentedExampleByteForByte() throws Exception {
     byte[] doc = documentedExample();
-    assertThat(doc).hasSize(114);
+    assertThat(doc).hasSize(118);
     byte[] m = new FeatureEncoder(new CodecSpec(4, Granularity.PER_CHANNEL, false, Entropy.NONE), new int[] {1, 2, 3})
         .encode(exampleHeader(), FloatBuffer.wrap(VALUES));
     assertThat(HexFormat.of().formatHex(m)).isEqualTo(HexFormat.of().formatHex(doc));

@@ -21,6 +21,8 @@ final class Forge {
   byte[] headSha256 = new byte[32];
   long sequence = 42;
   long capture = 1_700_000_000_000_000L;
+  int sourceWidth = 640;
+  int sourceHeight = 480;
   int dtype = 1;
   int bits = 8;
   int granularity = 0;
@@ -42,6 +44,7 @@ final class Forge {
     b.put((byte) (deviceIdLength == null ? deviceId.length : deviceIdLength)).put(deviceId);
     b.put((byte) modelId.length).put(modelId);
     b.put(headSha256).putLong(sequence).putLong(capture);
+    b.putShort((short) sourceWidth).putShort((short) sourceHeight);
     b.put((byte) dtype).put((byte) bits).put((byte) granularity).put((byte) symmetric).put((byte) entropy);
     b.put((byte) (rank == null ? dims.length : rank));
     for (long d : dims) b.putInt((int) d);
