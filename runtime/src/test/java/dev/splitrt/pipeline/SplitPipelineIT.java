@@ -132,6 +132,22 @@ class SplitPipelineIT {
   }
 
   @Test
+  void liveSourceFasterThanTheHeadDropsTheOldestFramesBeforeTheHeadOnly(@TempDir Path dir) throws Exception {
+    try (EmbeddedHiveMq broker = EmbeddedHiveMq.start(0, dir.resolve("hivemq"))) {
+      LoadedModel model = registry.load("fs-leyolo-nano-det");
+      // 2,000 frames/s paced ("live") against a head that takes milliseconds: the queue must overflow.
+      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=2000", 1, Duration.ofSeconds(120));
+      EdgeStats s = run.stats;
+      System.out.printf("live overload: captured %d, accepted %d, dropped %d, failed %d, results %d%n", s.captured(), s.accepted(),
+          s.dropped(), s.failed(), run.results.count());
+      assertThat(s.captured()).isEqualTo(200);
+      assertThat(s.dropped()).as("frames dropped before the head").isPositive();
+      assertThat(s.accepted() + s.dropped() + s.failed()).isEqualTo(s.captured());
+      assertThat(run.results.count()).as("nothing accepted is lost").isEqualTo(s.accepted());
+    }
+  }
+
+  @Test
   void twoTailRunnersInOneGroupShareTheLoad(@TempDir Path dir) throws Exception {
     Mosquitto.assumeAvailable();
     try (Mosquitto broker = Mosquitto.start(dir)) {
