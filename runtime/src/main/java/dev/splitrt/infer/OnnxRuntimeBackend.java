@@ -1,0 +1,92 @@
+package dev.splitrt.infer;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.nio.file.Files;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * ONNX Runtime on the CPU: runs everywhere the native library loads; the fallback when TensorRT cannot.
+ * Public only because {@link java.util.ServiceLoader} instantiates class-path providers only when the
+ * class and its no-argument constructor are public; obtain it through {@link Backends}.
+ */
+public final class OnnxRuntimeBackend implements InferenceBackend {
+  private static final Logger LOG = LoggerFactory.getLogger(OnnxRuntimeBackend.class);
+
+  /** The one OrtEnvironment of the JVM, created on first use (loads the native library). */
+  private static final class Env {
+    static final Object LOCK = new Object();
+    static OrtEnvironment env;
+    static String failure;
+
+    static OrtEnvironment get() throws InferenceException {
+      synchronized (LOCK) {
+        if (env == null && failure == null) {
+          try {
+            env = OrtEnvironment.getEnvironment();
+          } catch (Throwable t) { // UnsatisfiedLinkError, ExceptionInInitializerError...: report, don't crash
+            failure = "the ONNX Runtime native library does not load on " + System.getProperty("os.name") + "/"
+                + System.getProperty("os.arch") + " (" + t + ")";
+          }
+        }
+        if (env == null) throw new InferenceException(failure);
+        return env;
+      }
+    }
+  }
+
+  /** For {@link java.util.ServiceLoader}, which needs a public no-argument constructor. */
+  public OnnxRuntimeBackend() {}
+
+  @Override
+  public String name() {
+    return "onnxruntime";
+  }
+
+  @Override
+  public Optional<String> unavailableReason() {
+    try {
+      Env.get();
+      return Optional.empty();
+    } catch (InferenceException e) {
+      return Optional.of(e.getMessage());
+    }
+  }
+
+  @Override
+  public InferenceSession open(ModelPartRef part, SessionOptions options) throws InferenceException {
+    if (!Files.isRegularFile(part.file())) {
+      throw new InferenceException(part.file() + ": " + part.modelId() + " " + part.part()
+          + " file not found; fix: load the model through ModelRegistry, which checks its files");
+    }
+    OrtEnvironment env = Env.get();
+    if (options.precision() != null && !"fp32".equals(options.precision())) {
+      LOG.warn("{} {}: onnxruntime-cpu runs the graph as exported (fp32); precision '{}' applies to TensorRT only",
+          part.modelId(), part.part(), options.precision());
+    }
+    OrtSession session;
+    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+      so.setInterOpNumThreads(1);
+      if (options.threads() > 0) so.setIntraOpNumThreads(options.threads());
+      session = env.createSession(part.file().toString(), so);
+    } catch (OrtException e) {
+      throw new InferenceException(part.file() + ": ONNX Runtime cannot load the " + part.part() + " graph ("
+          + e.getMessage() + "); fix: restore the file or re-export it with the model's recipe", e);
+    }
+    try {
+      return new OnnxRuntimeSession(env, session, part);
+    } catch (InferenceException | RuntimeException e) {
+      try {
+        session.close();
+      } catch (OrtException ignored) {
+        // the session is unusable anyway; report the first problem
+      }
+      throw e;
+    }
+  }
+}

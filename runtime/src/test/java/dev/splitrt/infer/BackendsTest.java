@@ -1,0 +1,60 @@
+package dev.splitrt.infer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.splitrt.profile.DeviceProfile;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+class BackendsTest {
+  private final Logger log = (Logger) LoggerFactory.getLogger(Backends.class);
+  private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
+
+  @BeforeEach
+  void capture() {
+    lines.start();
+    log.addAppender(lines);
+  }
+
+  @AfterEach
+  void release() {
+    log.detachAppender(lines);
+  }
+
+  @Test
+  void onnxRuntimeIsRegisteredThroughTheServiceFile() {
+    assertThat(Backends.byName("onnxruntime")).get().isInstanceOf(OnnxRuntimeBackend.class);
+    assertThat(Backends.byName("onnxruntime").orElseThrow().unavailableReason()).isEmpty();
+    assertThat(Backends.byName("cuda-magic")).isEmpty();
+  }
+
+  @Test
+  void autoFallsBackToOnnxRuntimeAndLogsOneLineSayingWhy() throws Exception {
+    assertThat(Backends.byName("tensorrt")).as("no TensorRT backend in this build yet").isEmpty();
+    assertThat(Backends.select(DeviceProfile.Backend.auto).name()).isEqualTo("onnxruntime");
+    assertThat(lines.list).hasSize(1);
+    assertThat(lines.list.get(0).getFormattedMessage())
+        .isEqualTo("inference backend: onnxruntime (auto; tensorrt not registered)");
+  }
+
+  @Test
+  void explicitOnnxRuntimeIsHonoured() throws Exception {
+    assertThat(Backends.select(DeviceProfile.Backend.onnxruntime).name()).isEqualTo("onnxruntime");
+    assertThat(lines.list).extracting(ILoggingEvent::getFormattedMessage)
+        .containsExactly("inference backend: onnxruntime (requested by the device profile)");
+  }
+
+  @Test
+  void explicitTensorRtThatIsNotBuiltInFailsWithTheFix() {
+    assertThatThrownBy(() -> Backends.select(DeviceProfile.Backend.tensorrt))
+        .isInstanceOf(InferenceException.class)
+        .hasMessageContaining("'tensorrt' is not in this build (registered: onnxruntime)")
+        .hasMessageContaining("fix: set backend: auto");
+  }
+}
