@@ -135,8 +135,8 @@ class SplitPipelineIT {
   void liveSourceFasterThanTheHeadDropsTheOldestFramesBeforeTheHeadOnly(@TempDir Path dir) throws Exception {
     try (EmbeddedHiveMq broker = EmbeddedHiveMq.start(0, dir.resolve("hivemq"))) {
       LoadedModel model = registry.load("fs-leyolo-nano-det");
-      // 2,000 frames/s paced ("live") against a head that takes milliseconds: the queue must overflow.
-      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=2000", 1, Duration.ofSeconds(120));
+      // 1,000 frames/s paced ("live") against a head that takes milliseconds: the queue must overflow.
+      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=1000", 1, Duration.ofSeconds(120));
       EdgeStats s = run.stats;
       System.out.printf("live overload: captured %d, accepted %d, dropped %d, failed %d, results %d%n", s.captured(), s.accepted(),
           s.dropped(), s.failed(), run.results.count());

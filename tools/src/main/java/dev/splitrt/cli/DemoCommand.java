@@ -59,6 +59,9 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--source", paramLabel = "URI", description = "Frame source (default: the model's demo video, else its eval images). Accuracy is measured only on the default source.")
   String sourceUri;
 
+  @Option(names = "--fps", description = "Pace the source like a camera at this rate (frames are then dropped before the head if the pipeline falls behind). Default: as fast as the pipeline goes, nothing dropped.")
+  Double fps;
+
   @Option(names = "--profile", defaultValue = "x86-64-cpu", description = "Device profile of the edge (default ${DEFAULT-VALUE}).")
   String profileName;
 
@@ -87,7 +90,10 @@ final class DemoCommand implements Callable<Integer> {
     int setSize = labels.items().size();
     int total = frames != null ? frames : setSize;
     if (total < 1) throw new Errors.UserError("--frames must be >= 1");
-    String uri = measured && total > setSize ? base + "?loop=" + ((total + setSize - 1) / setSize) : base;
+    List<String> options = new ArrayList<>();
+    if (measured && total > setSize) options.add("loop=" + ((total + setSize - 1) / setSize));
+    if (fps != null) options.add("fps=" + fps);
+    String uri = options.isEmpty() ? base : base + (base.contains("?") ? "&" : "?") + String.join("&", options);
 
     Path work = Files.createTempDirectory("splitrt-demo");
     EmbeddedHiveMq broker = null;

@@ -21,6 +21,8 @@ public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    // HiveMQ's jar ships a logback.xml of its own; name ours so logback does not pick one at random.
+    if (System.getProperty("logback.configurationFile") == null) System.setProperty("logback.configurationFile", "splitrt-logback.xml");
     System.exit(commandLine().execute(args));
   }
 
