@@ -1,0 +1,89 @@
+package dev.splitrt.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class BackoffTest {
+  private static final Duration MIN = Duration.ofMillis(100);
+  private static final Duration MAX = Duration.ofSeconds(5);
+
+  @Test
+  void everyDelayLiesBetweenTheFloorAndTheDoublingCeiling() {
+    Backoff b = new Backoff(MIN, MAX, new SplittableRandom(1));
+    for (int attempt = 0; attempt < 40; attempt++) {
+      Duration ceiling = b.ceiling();
+      Duration d = b.next();
+      assertThat(d).isBetween(MIN, ceiling);
+      assertThat(ceiling).isLessThanOrEqualTo(MAX);
+    }
+  }
+
+  @Test
+  void ceilingDoublesUntilTheCap() {
+    Backoff b = new Backoff(MIN, MAX, new SplittableRandom(2));
+    long[] expectedMs = {200, 400, 800, 1600, 3200, 5000, 5000, 5000};
+    for (long ms : expectedMs) {
+      assertThat(b.ceiling()).isEqualTo(Duration.ofMillis(ms));
+      b.next();
+    }
+  }
+
+  @Test
+  void neverExceedsTheCapEvenAfterManyAttempts() {
+    Backoff b = new Backoff(Duration.ofSeconds(1), Duration.ofHours(1), new SplittableRandom(3));
+    for (int i = 0; i < 10_000; i++) {
+      assertThat(b.next()).isLessThanOrEqualTo(Duration.ofHours(1)).isGreaterThanOrEqualTo(Duration.ofSeconds(1));
+    }
+  }
+
+  @Test
+  void jitterSpreadsDelaysOverTheWholeRange() {
+    Set<Long> distinct = new HashSet<>();
+    long lowest = Long.MAX_VALUE;
+    long highest = 0;
+    for (int seed = 0; seed < 500; seed++) {
+      Backoff b = new Backoff(MIN, MAX, new SplittableRandom(seed));
+      for (int i = 0; i < 6; i++) {
+        b.next();
+      }
+      long ms = b.next().toMillis(); // ceiling 5000 (capped)
+      distinct.add(ms);
+      lowest = Math.min(lowest, ms);
+      highest = Math.max(highest, ms);
+    }
+    assertThat(distinct).hasSizeGreaterThan(400);
+    assertThat(lowest).isLessThan(600);
+    assertThat(highest).isGreaterThan(4500);
+  }
+
+  @Test
+  void resetStartsTheNextOutageSmall() {
+    Backoff b = new Backoff(MIN, MAX, new SplittableRandom(4));
+    for (int i = 0; i < 10; i++) {
+      b.next();
+    }
+    assertThat(b.ceiling()).isEqualTo(MAX);
+    b.reset();
+    assertThat(b.ceiling()).isEqualTo(Duration.ofMillis(200));
+    assertThat(b.next()).isBetween(MIN, Duration.ofMillis(200));
+  }
+
+  @Test
+  void equalMinAndMaxGiveAFixedDelay() {
+    Backoff b = new Backoff(MIN, MIN, new SplittableRandom(5));
+    assertThat(b.next()).isEqualTo(MIN);
+    assertThat(b.next()).isEqualTo(MIN);
+  }
+
+  @Test
+  void rejectsAnInvertedRange() {
+    assertThatThrownBy(() -> new Backoff(MAX, MIN, new SplittableRandom()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("min <= max");
+  }
+}
