@@ -18,21 +18,27 @@ public record BrokerConfig(
     Integer backoffMinMs,
     Integer backoffMaxMs,
     Integer maxInflight,
-    Long outboxBytes) {
+    Long outboxBytes,
+    Long sessionExpirySeconds) {
 
   /** PEM files for mutual TLS; {@code caFile} alone verifies the broker only. */
   public record Tls(Path caFile, Path certFile, Path keyFile) {}
 
   public static BrokerConfig of(String url) {
-    return new BrokerConfig(url, null, null, null, null, null, null, null, null, null);
+    return new BrokerConfig(url, null, null, null, null, null, null, null, null, null, null);
   }
 
   public int keepAlive() {
     return keepAliveSeconds == null ? 30 : keepAliveSeconds;
   }
 
-  public int backoffMin() {
-    return backoffMinMs == null ? 250 : backoffMinMs;
+  /**
+   * {@code fallback} when not set: edge daemons use 1 s, tail runners 250 ms, so that after a broker
+   * restart the tails have resubscribed before the devices resend (a broker such as Mosquitto does
+   * not queue shared-subscription messages while no member of the group is connected).
+   */
+  public int backoffMin(int fallback) {
+    return backoffMinMs == null ? fallback : backoffMinMs;
   }
 
   public int backoffMax() {
@@ -48,6 +54,15 @@ public record BrokerConfig(
     return outboxBytes == null ? 8L << 20 : outboxBytes;
   }
 
+  /**
+   * Seconds the broker keeps this client's session while it is away (0 = clean sessions). Useful for
+   * a plain (not shared) subscriber such as a results consumer; Mosquitto does not queue
+   * shared-subscription messages for disconnected sessions, so tail runners gain nothing from it there.
+   */
+  public long sessionExpiry(long fallback) {
+    return sessionExpirySeconds == null ? fallback : sessionExpirySeconds;
+  }
+
   /** Adds each problem (field named, with the fix) to {@code errors}. */
   void validate(String prefix, List<String> errors) {
     if (url == null || !url.matches("(tcp|mqtt|ssl|mqtts)://[^/:]+(:\\d{1,5})?/?")) {
@@ -55,14 +70,17 @@ public record BrokerConfig(
     }
     if (clientId != null && !clientId.matches("[A-Za-z0-9_.-]{1,64}")) errors.add("'" + prefix + "client_id' must match [A-Za-z0-9_.-]{1,64}");
     if (keepAlive() < 1 || keepAlive() > 3600) errors.add("'" + prefix + "keep_alive_seconds' must be 1..3600");
-    if (backoffMin() < 10) errors.add("'" + prefix + "backoff_min_ms' must be >= 10");
-    if (backoffMax() < backoffMin()) errors.add("'" + prefix + "backoff_max_ms' must be >= backoff_min_ms");
+    if (backoffMinMs != null && backoffMinMs < 10) errors.add("'" + prefix + "backoff_min_ms' must be >= 10");
+    if (backoffMinMs != null && backoffMax() < backoffMinMs) errors.add("'" + prefix + "backoff_max_ms' must be >= backoff_min_ms");
     if (inflight() < 1 || inflight() > 65535) errors.add("'" + prefix + "max_inflight' must be 1..65535");
     if (outbox() < 64 * 1024) errors.add("'" + prefix + "outbox_bytes' must be >= 65536");
+    if (sessionExpirySeconds != null && (sessionExpirySeconds < 0 || sessionExpirySeconds > 0xFFFFFFFFL)) {
+      errors.add("'" + prefix + "session_expiry_seconds' must be 0..4294967295 (0 = clean sessions)");
+    }
     if (tls != null) {
       if (tls.caFile() == null) errors.add("'" + prefix + "tls.ca_file' is required when 'tls' is given");
       if ((tls.certFile() == null) != (tls.keyFile() == null)) errors.add("'" + prefix + "tls.cert_file' and 'tls.key_file' go together");
-      if (url != null && url.startsWith("tcp") || url != null && url.startsWith("mqtt:")) errors.add("'" + prefix + "tls' needs an ssl:// or mqtts:// url");
+      if (url != null && (url.startsWith("tcp:") || url.startsWith("mqtt:"))) errors.add("'" + prefix + "tls' needs an ssl:// or mqtts:// url");
     }
   }
 

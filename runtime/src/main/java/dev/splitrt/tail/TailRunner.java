@@ -116,9 +116,19 @@ public final class TailRunner implements AutoCloseable {
     return runner;
   }
 
+  /**
+   * Runs on the MQTT client's callback thread. Waiting here while the workers are behind holds back
+   * this client's acknowledgements, so (QoS 1, bounded receive maximum) the broker holds back too.
+   */
   private void onMessage(String topic, byte[] payload) throws InterruptedException {
     received.increment();
-    inbox.put(new Message(topic, payload, System.currentTimeMillis() * 1000));
+    Message m = new Message(topic, payload, System.currentTimeMillis() * 1000);
+    while (!inbox.offer(m, 100, TimeUnit.MILLISECONDS)) {
+      if (closed) {
+        log.warn("tail {}: shutting down; dropped a feature that arrived on {} after the workers stopped", settings.runnerId(), topic);
+        return;
+      }
+    }
   }
 
   public record Stats(long received, long published, long deadLettered, int queued) {}
@@ -304,10 +314,18 @@ public final class TailRunner implements AutoCloseable {
     return sb.toString();
   }
 
-  /** Stops the workers (messages still queued are not processed) and closes the tail sessions. */
+  /**
+   * Lets the workers finish what is queued (up to 5 s), then stops them and closes the tail
+   * sessions. Close the MQTT link afterwards.
+   */
   @Override
   public void close() {
     if (closed) return;
+    try {
+      if (!threads.isEmpty() && !awaitIdle(5_000)) log.warn("tail {}: {} queued features not processed at shutdown", settings.runnerId(), inbox.size());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     closed = true;
     for (int i = 0; i < threads.size(); i++) inbox.offer(POISON);
     for (Thread t : threads) {

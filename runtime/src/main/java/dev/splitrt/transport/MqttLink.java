@@ -512,8 +512,9 @@ public final class MqttLink implements AutoCloseable {
 
   private MqttConnectionOptions options() {
     MqttConnectionOptions o = new MqttConnectionOptions();
-    o.setCleanStart(true);
-    o.setSessionExpiryInterval(0L);
+    // Clean sessions unless the settings ask the broker to keep this client's session (subscribers).
+    o.setCleanStart(settings.sessionExpirySeconds() == 0);
+    o.setSessionExpiryInterval(settings.sessionExpirySeconds());
     o.setAutomaticReconnect(false);
     o.setKeepAliveInterval(settings.keepAliveSeconds());
     o.setConnectionTimeout(CONNECT_TIMEOUT_S);

@@ -20,7 +20,24 @@ import java.util.Locale;
  */
 public record MqttSettings(String url, String clientId, String username, String password, Tls tls,
                            int keepAliveSeconds, Duration backoffMin, Duration backoffMax,
-                           int maxInflight, long outboxBytes) {
+                           int maxInflight, long outboxBytes, long sessionExpirySeconds) {
+
+  /** Clean sessions: the broker keeps nothing for this client while it is away. */
+  public MqttSettings(String url, String clientId, String username, String password, Tls tls, int keepAliveSeconds,
+                      Duration backoffMin, Duration backoffMax, int maxInflight, long outboxBytes) {
+    this(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight, outboxBytes, 0);
+  }
+
+  /**
+   * The same settings with a persistent session: the broker keeps this client's subscriptions and
+   * queues its QoS 1 messages for {@code seconds} after a disconnect (a tail runner or a results
+   * consumer then misses nothing across a broker restart or its own reconnect, where the broker
+   * persists sessions). 0 = clean sessions.
+   */
+  public MqttSettings withSessionExpiry(long seconds) {
+    return new MqttSettings(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight,
+        outboxBytes, seconds);
+  }
 
   /**
    * PEM files for TLS. {@code caFile}: one or more CA certificates that sign the broker's certificate
@@ -64,6 +81,9 @@ public record MqttSettings(String url, String clientId, String username, String 
     }
     if (maxInflight < 1 || maxInflight > 65535) {
       throw new IllegalArgumentException("mqtt maxInflight " + maxInflight + " must be 1..65535");
+    }
+    if (sessionExpirySeconds < 0 || sessionExpirySeconds > 0xFFFFFFFFL) {
+      throw new IllegalArgumentException("mqtt sessionExpirySeconds " + sessionExpirySeconds + " must be 0..4294967295 (0 = clean sessions)");
     }
     if (outboxBytes < 1) {
       throw new IllegalArgumentException("mqtt outboxBytes " + outboxBytes + " must be > 0 (e.g. 33554432 = 32 MiB)");

@@ -77,7 +77,9 @@ class SplitPipelineIT {
     Mosquitto.assumeAvailable();
     try (Mosquitto broker = Mosquitto.start(dir)) {
       LoadedModel model = registry.load("fs-bottlefit-cls");
-      // A paced (live) source: the outage happens while frames keep coming, as with a camera.
+      // A paced (live) source: the outage happens while frames keep coming, as with a camera. As the
+      // daemons' defaults do, the edge backs off longer than the subscribers, so they have resubscribed
+      // when it resends (Mosquitto drops shared-subscription messages while no member is connected).
       Thread restarter = new Thread(() -> {
         try {
           Thread.sleep(1_500);
@@ -109,7 +111,7 @@ class SplitPipelineIT {
       broker.stop();
       LoadedModel model = registry.load("fs-bottlefit-cls");
       MetricsRegistry metrics = new MetricsRegistry();
-      try (MqttLink edgeLink = MqttLink.start(settings(broker.url(), "early-edge"), EdgeDaemon.will(FLEET, "cam-early"));
+      try (MqttLink edgeLink = MqttLink.start(edgeMqtt(broker.url(), "early-edge"), EdgeDaemon.will(FLEET, "cam-early"));
            EdgeDaemon edge = EdgeDaemon.create(edgeSettings("cam-early"), model, backend,
                FrameSources.open(model.resolve("eval").toString()), edgeLink, metrics)) {
         assertThat(edgeLink.awaitConnected(Duration.ofSeconds(1))).isFalse();
@@ -176,14 +178,16 @@ class SplitPipelineIT {
     try (MqttLink tailLink = MqttLink.start(settings(url, "tail-" + model.manifest().id()), null);
          TailRunner tail = TailRunner.start(tailSettings("tail-" + model.manifest().id()), List.of(model), backend, tailLink, metrics)) {
       assertThat(tailLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
-      return runEdge(url, model, source, timeout, false);
+      Run run = runEdge(url, model, source, timeout, false);
+      System.out.println("tail: " + tail.stats() + ", link " + tailLink.stats());
+      return run;
     }
   }
 
   private Run runEdge(String url, LoadedModel model, String source, Duration timeout, boolean sharedTails) throws Exception {
     MetricsRegistry metrics = new MetricsRegistry();
     try (MqttLink resultLink = MqttLink.start(settings(url, "results-" + model.manifest().id()), null);
-         MqttLink edgeLink = MqttLink.start(settings(url, "edge-" + model.manifest().id()), EdgeDaemon.will(FLEET, "cam-1"));
+         MqttLink edgeLink = MqttLink.start(edgeMqtt(url, "edge-" + model.manifest().id()), EdgeDaemon.will(FLEET, "cam-1"));
          EdgeDaemon edge = EdgeDaemon.create(edgeSettings("cam-1"), model, backend, FrameSources.open(source), edgeLink, metrics)) {
       assertThat(resultLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
       assertThat(edgeLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
@@ -222,6 +226,13 @@ class SplitPipelineIT {
   private static MqttSettings settings(String url, String clientId) {
     MqttSettings d = MqttSettings.defaults(url, clientId);
     return new MqttSettings(d.url(), d.clientId(), null, null, null, d.keepAliveSeconds(), Duration.ofMillis(100), Duration.ofMillis(1_000),
+        d.maxInflight(), d.outboxBytes());
+  }
+
+  /** Devices back off longer than tail runners and result consumers (the daemons' defaults, scaled down). */
+  private static MqttSettings edgeMqtt(String url, String clientId) {
+    MqttSettings d = MqttSettings.defaults(url, clientId);
+    return new MqttSettings(d.url(), d.clientId(), null, null, null, d.keepAliveSeconds(), Duration.ofMillis(800), Duration.ofMillis(2_000),
         d.maxInflight(), d.outboxBytes());
   }
 

@@ -8,10 +8,12 @@ import java.time.Duration;
 final class Daemons {
   private Daemons() {}
 
-  static MqttSettings mqtt(BrokerConfig b, String defaultClientId) {
+  /** {@code defaultBackoffMinMs}: devices back off longer than tail runners, so tails are back first after a broker restart. */
+  static MqttSettings mqtt(BrokerConfig b, String defaultClientId, int defaultBackoffMinMs) {
     MqttSettings.Tls tls = b.tls() == null ? null : new MqttSettings.Tls(b.tls().caFile(), b.tls().certFile(), b.tls().keyFile());
     return new MqttSettings(b.url(), b.clientId() != null ? b.clientId() : defaultClientId, b.username(), b.password(), tls,
-        b.keepAlive(), Duration.ofMillis(b.backoffMin()), Duration.ofMillis(b.backoffMax()), b.inflight(), b.outbox());
+        b.keepAlive(), Duration.ofMillis(b.backoffMin(defaultBackoffMinMs)), Duration.ofMillis(b.backoffMax()), b.inflight(), b.outbox(),
+        b.sessionExpiry(0));
   }
 
   /** Blocks until SIGTERM/SIGINT (the JVM's shutdown hook counts the latch down after {@code onStop} ran). */

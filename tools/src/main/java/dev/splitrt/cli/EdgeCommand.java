@@ -50,7 +50,7 @@ final class EdgeCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }, "splitrt-edge-shutdown"));
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId()), EdgeDaemon.will(c.fleet(), c.deviceId()));
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000), EdgeDaemon.will(c.fleet(), c.deviceId()));
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
              : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),

@@ -36,7 +36,7 @@ final class TailCommand implements Callable<Integer> {
     MetricsRegistry metrics = new MetricsRegistry();
     TailRunner.Settings settings = new TailRunner.Settings(c.fleet(), c.group(), runnerId, c.workerCount(), c.threadsPerWorker(),
         c.evaluationMode(), c.queue());
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId), null);
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250), null);
          TailRunner runner = TailRunner.start(settings, models, backend, link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
              : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
