@@ -55,9 +55,8 @@ public record BrokerConfig(
   }
 
   /**
-   * Seconds the broker keeps this client's session while it is away (0 = clean sessions). Useful for
-   * a plain (not shared) subscriber such as a results consumer; Mosquitto does not queue
-   * shared-subscription messages for disconnected sessions, so tail runners gain nothing from it there.
+   * Seconds the broker keeps this client's session while it is away (0 = clean sessions); the
+   * daemon's role default when not set (tail runners: 3600, edge daemons: 0, their outbox resends).
    */
   public long sessionExpiry(long fallback) {
     return sessionExpirySeconds == null ? fallback : sessionExpirySeconds;
@@ -79,7 +78,7 @@ public record BrokerConfig(
     }
     if (tls != null) {
       if (tls.caFile() == null) errors.add("'" + prefix + "tls.ca_file' is required when 'tls' is given");
-      if ((tls.certFile() == null) != (tls.keyFile() == null)) errors.add("'" + prefix + "tls.cert_file' and 'tls.key_file' go together");
+      if ((tls.certFile() == null) != (tls.keyFile() == null)) errors.add("'" + prefix + "tls.cert_file' and '" + prefix + "tls.key_file' go together");
       if (url != null && (url.startsWith("tcp:") || url.startsWith("mqtt:"))) errors.add("'" + prefix + "tls' needs an ssl:// or mqtts:// url");
     }
   }

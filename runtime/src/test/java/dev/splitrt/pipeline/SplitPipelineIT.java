@@ -75,11 +75,13 @@ class SplitPipelineIT {
   @Test
   void brokerRestartMidRunLosesNoAcceptedFeature(@TempDir Path dir) throws Exception {
     Mosquitto.assumeAvailable();
-    try (Mosquitto broker = Mosquitto.start(dir)) {
+    try (Mosquitto broker = Mosquitto.start(dir, "persistence true", "persistence_location " + dir + "/")) {
       LoadedModel model = registry.load("fs-bottlefit-cls");
-      // A paced (live) source: the outage happens while frames keep coming, as with a camera. As the
-      // daemons' defaults do, the edge backs off longer than the subscribers, so they have resubscribed
-      // when it resends (Mosquitto drops shared-subscription messages while no member is connected).
+      // A paced (live) source: the outage happens while frames keep coming, as with a camera. Set up
+      // as the daemons' defaults are: the broker persists sessions, the tail and the result listener
+      // keep theirs (what the broker acknowledged but had not yet delivered survives the restart), and
+      // the edge backs off longer than the subscribers, so they are back when it resends (Mosquitto
+      // does not queue shared-subscription messages while no member of the group is connected).
       Thread restarter = new Thread(() -> {
         try {
           Thread.sleep(1_500);
@@ -100,6 +102,7 @@ class SplitPipelineIT {
           run.stats.captured(), run.stats.accepted(), run.stats.dropped(), run.results.count(), run.results.duplicates(), run.edgeReconnects);
       assertThat(run.edgeReconnects).as("the edge noticed the outage and reconnected").isGreaterThanOrEqualTo(1);
       assertThat(run.stats.accepted()).isEqualTo(run.stats.captured() - run.stats.dropped() - run.stats.failed());
+      if (run.results.count() != run.stats.accepted()) System.out.println("mosquitto log:\n" + broker.log());
       assertThat(run.results.count()).as("every accepted feature has a result; missing: %s", missing).isEqualTo(run.stats.accepted());
     }
   }
@@ -175,7 +178,7 @@ class SplitPipelineIT {
   /** Starts a tail runner, a result collector and an edge daemon over {@code source}; returns when all results are in. */
   private Run run(String url, LoadedModel model, String source, int tailWorkers, Duration timeout) throws Exception {
     MetricsRegistry metrics = new MetricsRegistry();
-    try (MqttLink tailLink = MqttLink.start(settings(url, "tail-" + model.manifest().id()), null);
+    try (MqttLink tailLink = MqttLink.start(settings(url, "tail-" + model.manifest().id()).withSessionExpiry(600), null);
          TailRunner tail = TailRunner.start(tailSettings("tail-" + model.manifest().id()), List.of(model), backend, tailLink, metrics)) {
       assertThat(tailLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
       Run run = runEdge(url, model, source, timeout, false);
@@ -186,7 +189,7 @@ class SplitPipelineIT {
 
   private Run runEdge(String url, LoadedModel model, String source, Duration timeout, boolean sharedTails) throws Exception {
     MetricsRegistry metrics = new MetricsRegistry();
-    try (MqttLink resultLink = MqttLink.start(settings(url, "results-" + model.manifest().id()), null);
+    try (MqttLink resultLink = MqttLink.start(settings(url, "results-" + model.manifest().id()).withSessionExpiry(600), null);
          MqttLink edgeLink = MqttLink.start(edgeMqtt(url, "edge-" + model.manifest().id()), EdgeDaemon.will(FLEET, "cam-1"));
          EdgeDaemon edge = EdgeDaemon.create(edgeSettings("cam-1"), model, backend, FrameSources.open(source), edgeLink, metrics)) {
       assertThat(resultLink.awaitConnected(Duration.ofSeconds(15))).isTrue();

@@ -112,9 +112,9 @@ final class DemoCommand implements Callable<Integer> {
       // Unique client ids: two demos on one external broker must not take over each other's connections.
       String run = Long.toHexString(System.nanoTime() & 0xffffff);
       TailRunner.Settings ts = new TailRunner.Settings(FLEET, "demo-tail", "demo-tail", tailWorkers, 0, true, 256);
-      try (MqttLink tailLink = MqttLink.start(Daemons.mqtt(bc, "demo-tail-" + run, 250), null);
-           MqttLink edgeLink = MqttLink.start(Daemons.mqtt(bc, "demo-edge-" + run, 1000), EdgeDaemon.will(FLEET, DEVICE));
-           MqttLink resultLink = MqttLink.start(Daemons.mqtt(bc, "demo-results-" + run, 250), null)) {
+      try (MqttLink tailLink = MqttLink.start(Daemons.mqtt(bc, "demo-tail-" + run, 250, 60), null);
+           MqttLink edgeLink = MqttLink.start(Daemons.mqtt(bc, "demo-edge-" + run, 1000, 0), EdgeDaemon.will(FLEET, DEVICE));
+           MqttLink resultLink = MqttLink.start(Daemons.mqtt(bc, "demo-results-" + run, 250, 60), null)) {
         for (MqttLink l : List.of(tailLink, edgeLink, resultLink)) {
           if (!l.awaitConnected(Duration.ofSeconds(15))) throw new Errors.UserError("cannot reach the broker at " + url + " within 15 s; check --broker");
         }

@@ -17,7 +17,6 @@ import dev.splitrt.vision.FrameSources;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -40,33 +39,25 @@ final class EdgeCommand implements Callable<Integer> {
     InferenceBackend backend = Backends.select(profile.backend());
     EdgeSettings settings = EdgeDaemon.settings(c, profile, model);
     MetricsRegistry metrics = new MetricsRegistry();
-    CountDownLatch signalled = new CountDownLatch(1);
-    CountDownLatch finished = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      signalled.countDown();
-      try {
-        finished.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "splitrt-edge-shutdown"));
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000), EdgeDaemon.will(c.fleet(), c.deviceId()));
+    Daemons.Signals signals = new Daemons.Signals("splitrt-edge-shutdown");
+    int code = 1;
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()));
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
              : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
                  "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages() + "}"))) {
       edge.start();
-      while (!edge.awaitSourceDone(Duration.ofMillis(200)) && signalled.getCount() > 0) {
+      while (!edge.awaitSourceDone(Duration.ofMillis(200)) && !signals.received()) {
         // Runs until the source ends or a signal arrives.
       }
       boolean drained = edge.stop(Duration.ofSeconds(drainSeconds));
       EdgeStats s = edge.stats();
       System.err.printf("edge %s: captured %d, accepted %d, acked %d, dropped %d, failed %d, %d feature bytes%n", c.deviceId(),
           s.captured(), s.accepted(), s.acked(), s.dropped(), s.failed(), s.featureBytes());
-      if (edge.sourceError().isPresent()) return 1;
-      return drained ? 0 : 1;
+      code = edge.sourceError().isPresent() || !drained ? 1 : 0;
+      return code;
     } finally {
-      finished.countDown();
+      signals.finish(code);
     }
   }
 }

@@ -36,22 +36,24 @@ final class TailCommand implements Callable<Integer> {
     MetricsRegistry metrics = new MetricsRegistry();
     TailRunner.Settings settings = new TailRunner.Settings(c.fleet(), c.group(), runnerId, c.workerCount(), c.threadsPerWorker(),
         c.evaluationMode(), c.queue());
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250), null);
+    Daemons.Signals signals = new Daemons.Signals("splitrt-tail-shutdown");
+    int code = 1;
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250, 3600), null);
          TailRunner runner = TailRunner.start(settings, models, backend, link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
              : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
                  "{\"connected\":" + link.connected() + ",\"queued\":" + runner.stats().queued() + "}"))) {
-      Daemons.runUntilSignalled(() -> {
-        try {
-          runner.awaitIdle(5_000);
-          link.drain(java.time.Duration.ofSeconds(10));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        TailRunner.Stats s = runner.stats();
-        System.err.printf("tail %s: received %d, results %d, dead-lettered %d%n", runnerId, s.received(), s.published(), s.deadLettered());
-      });
+      while (!signals.await(1_000)) {
+        // Serves until SIGTERM/SIGINT.
+      }
+      runner.awaitIdle(5_000);
+      link.drain(java.time.Duration.ofSeconds(10));
+      TailRunner.Stats s = runner.stats();
+      System.err.printf("tail %s: received %d, results %d, dead-lettered %d%n", runnerId, s.received(), s.published(), s.deadLettered());
+      code = 0;
+    } finally {
+      signals.finish(code);
     }
-    return 0;
+    return code;
   }
 }
