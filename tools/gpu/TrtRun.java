@@ -115,8 +115,9 @@ public final class TrtRun {
     try (var s = Files.list(cache)) {
       engines = s.filter(p -> p.toString().endsWith(".engine")).sorted().toList();
     }
-    Path truncated = engines.stream().filter(p -> p.getFileName().toString().contains("cls-head-fp32")).findFirst().orElseThrow();
-    Path garbage = engines.stream().filter(p -> p.getFileName().toString().contains("det-tail-fp16")).findFirst().orElseThrow();
+    // The newest file of each kind: older keys' engines (other settings, other TensorRT) stay in the folder unused.
+    Path truncated = newest(engines, "cls-head-fp32");
+    Path garbage = newest(engines, "det-tail-fp16");
     byte[] b = Files.readAllBytes(truncated);
     Files.write(truncated, Arrays.copyOf(b, b.length / 2));
     byte[] g = new byte[Files.readAllBytes(garbage).length];
@@ -126,6 +127,16 @@ public final class TrtRun {
     res.put("corrupted_truncated", truncated.getFileName().toString());
     res.put("corrupted_garbage_with_valid_sha", garbage.getFileName().toString());
     System.out.println("corrupted " + truncated.getFileName() + " (truncated) and " + garbage.getFileName() + " (random bytes, matching checksum)");
+  }
+
+  static Path newest(List<Path> engines, String kind) {
+    return engines.stream().filter(p -> p.getFileName().toString().contains(kind)).max((x, y) -> {
+      try {
+        return Files.getLastModifiedTime(x).compareTo(Files.getLastModifiedTime(y));
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }).orElseThrow(() -> new IllegalStateException("no cached " + kind + " engine to corrupt; run the build phase first"));
   }
 
   static String sha256(byte[] b) {

@@ -89,7 +89,7 @@ def score(ev, out_json):
                     bx = (bx - np.array([px, py, px, py])) / s
                     dets.append((bx, sc, cl))
                 mp = leyolo.coco_map(dets, gts)
-                r[f"map_{k}"] = {kk: float(vv) for kk, vv in mp.items()}
+                r[f"map_{k}"] = {kk: float(vv) for kk, vv in mp.items() if np.isscalar(vv)}
         res[mid] = r
         print(mid, json.dumps(r, indent=1))
     with open(out_json, "w") as f:

@@ -60,7 +60,7 @@ record BuilderSettings(String precision, String profile, int dlaCore, boolean gp
   /** Everything that changes the built engine, in a stable text form. */
   String fingerprint() {
     return "precision=" + precision + ";dla=" + dlaCore + ";gpuFallback=" + gpuFallback + ";workspace=" + workspaceBytes
-        + ";opt=" + optimizationLevel + ";int8=strongly-typed-qdq";
+        + ";opt=" + optimizationLevel + ";int8=strongly-typed-qdq;tf32=off";
   }
 
   String hash() {
