@@ -18,7 +18,11 @@ public record DeviceProfile(
     int memoryMb,
     Backend backend,
     Pipeline pipeline,
-    Network network) {
+    Network network,
+    String soc,
+    Software software,
+    PowerMode powerMode,
+    EngineBuild engine) {
 
   public enum Backend {
     /** TensorRT when it loads here, else ONNX Runtime. */
@@ -32,6 +36,24 @@ public record DeviceProfile(
 
   /** Defaults for the edge pipeline; a daemon config may override each. */
   public record Pipeline(double fpsCap, int queueDepth, int threads, ModelManifest.Codec codec) {}
+
+  /**
+   * The software stack this profile was written for: JetPack release and the TensorRT range that
+   * ships with it ("10.3"..."10.x"), CUDA runtime. {@code null} fields: not applicable (x86 servers).
+   */
+  public record Software(String jetpack, String tensorrtMin, String tensorrtMax, String cuda) {}
+
+  /** The power mode engines are built and benchmarked in ({@code sudo nvpmodel -m <nvpmodel>}). */
+  public record PowerMode(int nvpmodel, String name, int watts) {}
+
+  /**
+   * TensorRT builder settings. Every field may be omitted ({@code null}): the backend's default
+   * applies (GPU only, 1024 MB workspace, optimisation level 3, no timing cache file).
+   * {@code dlaCore}: run layers on that DLA core, with GPU fallback when {@code gpuFallback} is not false.
+   * {@code timingCache}: a file name (relative to the engine cache folder) or absolute path.
+   */
+  public record EngineBuild(Integer dlaCore, Boolean gpuFallback, Integer workspaceMb,
+                            Integer builderOptimizationLevel, String timingCache) {}
 
   /** {@code maxPacketBytes}: the broker's limit on one MQTT packet (Mosquitto max_packet_size, AWS 128 KB). */
   public record Network(int uplinkKbps, int maxPacketBytes) {}

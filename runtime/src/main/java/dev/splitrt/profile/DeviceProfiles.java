@@ -43,6 +43,69 @@ public final class DeviceProfiles {
     return p;
   }
 
+  private static final String VERSION = "\\d+(\\.(\\d+|x))*";
+
+  private static void validateExtensions(DeviceProfile p, List<String> errors) {
+    if (p.gpu() != null && p.gpu().sm() != null && p.gpu().sm().matches("\\d+\\.\\d+")
+        && p.backend() != DeviceProfile.Backend.onnxruntime && smBelow(p.gpu().sm(), 7, 0)) {
+      errors.add("'backend' is " + p.backend() + " but 'gpu.sm' " + p.gpu().sm()
+          + " is below 7.0, which TensorRT 10 needs; use backend: onnxruntime");
+    }
+    DeviceProfile.Software sw = p.software();
+    if (sw != null) {
+      if (sw.jetpack() != null && !sw.jetpack().matches(VERSION)) errors.add("'software.jetpack' must look like 6.1");
+      if (sw.cuda() != null && !sw.cuda().matches(VERSION)) errors.add("'software.cuda' must look like 12.6");
+      boolean minOk = sw.tensorrtMin() == null || sw.tensorrtMin().matches(VERSION);
+      boolean maxOk = sw.tensorrtMax() == null || sw.tensorrtMax().matches(VERSION);
+      if (!minOk) errors.add("'software.tensorrt_min' must look like 10.3");
+      if (!maxOk) errors.add("'software.tensorrt_max' must look like 10.x or 10.6");
+      if (minOk && maxOk && sw.tensorrtMin() != null && sw.tensorrtMax() != null
+          && compareVersions(sw.tensorrtMin(), sw.tensorrtMax()) > 0) {
+        errors.add("'software.tensorrt_min' " + sw.tensorrtMin() + " is above 'software.tensorrt_max' " + sw.tensorrtMax());
+      }
+    }
+    DeviceProfile.PowerMode pm = p.powerMode();
+    if (pm != null) {
+      if (pm.nvpmodel() < 0 || pm.nvpmodel() > 31) errors.add("'power_mode.nvpmodel' must be 0..31 (the id `nvpmodel -q` prints)");
+      if (pm.name() == null || pm.name().isBlank()) errors.add("'power_mode.name' must name the mode, e.g. MAXN");
+      if (pm.watts() <= 0) errors.add("'power_mode.watts' must be > 0");
+    }
+    DeviceProfile.EngineBuild e = p.engine();
+    if (e != null) {
+      if (p.gpu() == null) errors.add("'engine' needs a 'gpu' section (TensorRT builds engines for a GPU)");
+      if (e.dlaCore() != null && (e.dlaCore() < 0 || e.dlaCore() >= Math.max(p.dlaCores(), 0) || p.dlaCores() == 0)) {
+        errors.add("'engine.dla_core' is " + e.dlaCore() + " but 'dla_cores' is " + p.dlaCores()
+            + "; use 0.." + (p.dlaCores() - 1) + " or leave it out");
+      }
+      if (e.workspaceMb() != null && (e.workspaceMb() < 16 || e.workspaceMb() > 1 << 20)) {
+        errors.add("'engine.workspace_mb' must be 16..1048576");
+      }
+      if (e.builderOptimizationLevel() != null && (e.builderOptimizationLevel() < 0 || e.builderOptimizationLevel() > 5)) {
+        errors.add("'engine.builder_optimization_level' must be 0..5 (TensorRT default 3)");
+      }
+      if (e.timingCache() != null && e.timingCache().isBlank()) errors.add("'engine.timing_cache' must be a file name or be left out");
+    }
+  }
+
+  private static boolean smBelow(String sm, int major, int minor) {
+    String[] parts = sm.split("\\.");
+    int a = Integer.parseInt(parts[0]);
+    int b = Integer.parseInt(parts[1]);
+    return a < major || (a == major && b < minor);
+  }
+
+  /** Compares dotted versions; an "x" component is larger than any number. */
+  static int compareVersions(String a, String b) {
+    String[] x = a.split("\\.");
+    String[] y = b.split("\\.");
+    for (int i = 0; i < Math.max(x.length, y.length); i++) {
+      int u = i < x.length ? (x[i].equals("x") ? Integer.MAX_VALUE : Integer.parseInt(x[i])) : 0;
+      int v = i < y.length ? (y[i].equals("x") ? Integer.MAX_VALUE : Integer.parseInt(y[i])) : 0;
+      if (u != v) return Integer.compare(u, v);
+    }
+    return 0;
+  }
+
   static void validate(DeviceProfile p, String origin) throws ConfigException {
     List<String> errors = new ArrayList<>();
     if (p.name() == null || !p.name().matches("[a-z0-9][a-z0-9-]*")) errors.add("'name' must match [a-z0-9-]+");
@@ -66,6 +129,7 @@ public final class DeviceProfiles {
       if (p.network().uplinkKbps() <= 0) errors.add("'network.uplink_kbps' must be > 0");
       if (p.network().maxPacketBytes() < 1024) errors.add("'network.max_packet_bytes' must be >= 1024");
     }
+    validateExtensions(p, errors);
     if (!errors.isEmpty()) throw new ConfigException(origin + ": " + String.join("; ", errors));
   }
 }

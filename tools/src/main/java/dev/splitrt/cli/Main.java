@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       EdgeCommand.class,
       TailCommand.class,
       ModelsCommand.class,
+      EngineCommand.class,
       ProfilesCommand.class,
       CommandLine.HelpCommand.class
     })
