@@ -22,7 +22,7 @@ JCP=$(ls "$PACK"/jars/*.jar | tr '\n' ':')
 cp "$M2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" "$C/s/jars/"
 javac -proc:none -d "$C/s/classes" -cp "$C/s/classes:$C/s/jars/*:$JCP" "$SRC/tools/gpu/TrtRun.java" "$SRC/tools/gpu/EngineMain.java" \
   "$SRC/tools/src/main/java/dev/splitrt/cli/EngineCommand.java" "$SRC/tools/src/main/java/dev/splitrt/cli/RepoPaths.java"
-cp "$SRC/tools/gpu/trt-run.sh" "$SRC/tools/gpu/trt_eval.py" "$SRC/tools/gpu/recv.sh" "$SRC/tools/gpu/go.sh" "$C/s/"
+cp "$SRC/tools/gpu/trt-run.sh" "$SRC/models/recipes/trt_eval.py" "$SRC/tools/gpu/recv.sh" "$SRC/tools/gpu/go.sh" "$C/s/"
 cat > "$C/s/conf/logback.xml" <<'XML'
 <configuration>
   <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">

@@ -1,4 +1,4 @@
-"""GPU proof helper (tools/gpu/trt-run.sh): eval-set inputs and ONNX Runtime references, then scores.
+"""GPU proof helper for tools/gpu/trt-run.sh (Python lives only under models/recipes/): eval-set inputs and ONNX Runtime references, then scores.
 
   prep  EVAL_DIR          preprocess the zoo's eval frames exactly as the manifest says (models/recipes/common.py),
                           write <id>.input.f32, and run head.onnx -> tail.onnx in ONNX Runtime (CPU): <id>.ort.f32
@@ -9,7 +9,7 @@
 import json, os, sys, time
 import numpy as np
 
-ROOT = os.environ.get("SPLITRT_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.environ.get("SPLITRT_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))  # models/recipes/ -> repo
 sys.path.insert(0, os.path.join(ROOT, "models", "recipes"))
 import yaml  # noqa: E402
 import common  # noqa: E402
