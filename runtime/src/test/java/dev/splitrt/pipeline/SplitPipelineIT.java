@@ -93,7 +93,7 @@ class SplitPipelineIT {
         }
       });
       restarter.start();
-      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=60", 1, Duration.ofSeconds(120));
+      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=60", 1, Duration.ofSeconds(120), Duration.ofMillis(4_000));
       restarter.join();
       Set<Long> missing = new TreeSet<>();
       for (long s = 0; s < run.stats.captured(); s++) missing.add(s);
@@ -114,7 +114,7 @@ class SplitPipelineIT {
       broker.stop();
       LoadedModel model = registry.load("fs-bottlefit-cls");
       MetricsRegistry metrics = new MetricsRegistry();
-      try (MqttLink edgeLink = MqttLink.start(edgeMqtt(broker.url(), "early-edge"), EdgeDaemon.will(FLEET, "cam-early"));
+      try (MqttLink edgeLink = MqttLink.start(edgeMqtt(broker.url(), "early-edge", Duration.ofMillis(800)), EdgeDaemon.will(FLEET, "cam-early"));
            EdgeDaemon edge = EdgeDaemon.create(edgeSettings("cam-early"), model, backend,
                FrameSources.open(model.resolve("eval").toString()), edgeLink, metrics)) {
         assertThat(edgeLink.awaitConnected(Duration.ofSeconds(1))).isFalse();
@@ -163,7 +163,7 @@ class SplitPipelineIT {
            MqttLink l2 = MqttLink.start(settings(broker.url(), "tail-b"), null);
            TailRunner t1 = TailRunner.start(tailSettings("tail-a"), List.of(model), backend, l1, m1);
            TailRunner t2 = TailRunner.start(tailSettings("tail-b"), List.of(model), backend, l2, m2)) {
-        Run run = runEdge(broker.url(), model, model.resolve("eval").toString(), Duration.ofSeconds(120), true);
+        Run run = runEdge(broker.url(), model, model.resolve("eval").toString(), Duration.ofSeconds(120), Duration.ofMillis(800));
         assertThat(run.results.count()).isEqualTo(300);
         System.out.printf("shared subscription: tail-a %d, tail-b %d%n", t1.stats().published(), t2.stats().published());
         assertThat(t1.stats().published()).isPositive();
@@ -177,20 +177,29 @@ class SplitPipelineIT {
 
   /** Starts a tail runner, a result collector and an edge daemon over {@code source}; returns when all results are in. */
   private Run run(String url, LoadedModel model, String source, int tailWorkers, Duration timeout) throws Exception {
+    return run(url, model, source, tailWorkers, timeout, Duration.ofMillis(800));
+  }
+
+  /**
+   * {@code edgeBackoffMin}: the restart test makes the device's first retry come after the subscribers'
+   * (they retry at least once a second), so the order does not depend on jitter.
+   */
+  private Run run(String url, LoadedModel model, String source, int tailWorkers, Duration timeout, Duration edgeBackoffMin)
+      throws Exception {
     MetricsRegistry metrics = new MetricsRegistry();
     try (MqttLink tailLink = MqttLink.start(settings(url, "tail-" + model.manifest().id()).withSessionExpiry(600), null);
          TailRunner tail = TailRunner.start(tailSettings("tail-" + model.manifest().id()), List.of(model), backend, tailLink, metrics)) {
       assertThat(tailLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
-      Run run = runEdge(url, model, source, timeout, false);
+      Run run = runEdge(url, model, source, timeout, edgeBackoffMin);
       System.out.println("tail: " + tail.stats() + ", link " + tailLink.stats());
       return run;
     }
   }
 
-  private Run runEdge(String url, LoadedModel model, String source, Duration timeout, boolean sharedTails) throws Exception {
+  private Run runEdge(String url, LoadedModel model, String source, Duration timeout, Duration edgeBackoffMin) throws Exception {
     MetricsRegistry metrics = new MetricsRegistry();
     try (MqttLink resultLink = MqttLink.start(settings(url, "results-" + model.manifest().id()).withSessionExpiry(600), null);
-         MqttLink edgeLink = MqttLink.start(edgeMqtt(url, "edge-" + model.manifest().id()), EdgeDaemon.will(FLEET, "cam-1"));
+         MqttLink edgeLink = MqttLink.start(edgeMqtt(url, "edge-" + model.manifest().id(), edgeBackoffMin), EdgeDaemon.will(FLEET, "cam-1"));
          EdgeDaemon edge = EdgeDaemon.create(edgeSettings("cam-1"), model, backend, FrameSources.open(source), edgeLink, metrics)) {
       assertThat(resultLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
       assertThat(edgeLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
@@ -233,9 +242,9 @@ class SplitPipelineIT {
   }
 
   /** Devices back off longer than tail runners and result consumers (the daemons' defaults, scaled down). */
-  private static MqttSettings edgeMqtt(String url, String clientId) {
+  private static MqttSettings edgeMqtt(String url, String clientId, Duration backoffMin) {
     MqttSettings d = MqttSettings.defaults(url, clientId);
-    return new MqttSettings(d.url(), d.clientId(), null, null, null, d.keepAliveSeconds(), Duration.ofMillis(800), Duration.ofMillis(2_000),
+    return new MqttSettings(d.url(), d.clientId(), null, null, null, d.keepAliveSeconds(), backoffMin, backoffMin.multipliedBy(2),
         d.maxInflight(), d.outboxBytes());
   }
 

@@ -17,18 +17,20 @@ import picocli.CommandLine;
 class CliTest {
   record Outcome(int code, String out, String err) {}
 
+  /** Runs the CLI in-process; stdout is redirected before the command line is built (picocli binds it then). */
   static Outcome run(String... args) {
-    CommandLine cl = Main.commandLine();
-    StringWriter err = new StringWriter();
-    cl.setErr(new PrintWriter(err));
-    StringWriter outW = new StringWriter();
-    cl.setOut(new PrintWriter(outW));
     PrintStream old = System.out;
     ByteArrayOutputStream sysOut = new ByteArrayOutputStream();
     System.setOut(new PrintStream(sysOut, true, StandardCharsets.UTF_8));
     try {
+      CommandLine cl = Main.commandLine();
+      StringWriter err = new StringWriter();
+      PrintWriter errW = new PrintWriter(err);
+      cl.setErr(errW);
       int code = cl.execute(args);
-      return new Outcome(code, outW + sysOut.toString(StandardCharsets.UTF_8), err.toString());
+      errW.flush();
+      System.out.flush();
+      return new Outcome(code, sysOut.toString(StandardCharsets.UTF_8), err.toString());
     } finally {
       System.setOut(old);
     }
@@ -90,7 +92,7 @@ class CliTest {
   @Test
   void yamlSyntaxErrorGivesTheLine(@TempDir Path dir) throws Exception {
     Path cfg = dir.resolve("tail.yaml");
-    Files.writeString(cfg, "fleet: demo\ngroup: [tail\n");
+    Files.writeString(cfg, "fleet: demo\ngroup: 'unterminated\n");
     Outcome o = run("tail", "--config", cfg.toString());
     assertThat(o.code()).isEqualTo(1);
     assertThat(o.err()).contains(cfg.toString()).contains("malformed YAML");
