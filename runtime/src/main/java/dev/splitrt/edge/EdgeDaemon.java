@@ -221,8 +221,10 @@ public final class EdgeDaemon implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
-      sourceError = e;
-      log.error("edge {}: source {} failed: {}", settings.deviceId(), source.describe(), e.getMessage());
+      if (!stopping) { // stop() interrupts a source blocked in a read or in pacing: that is no failure
+        sourceError = e;
+        log.error("edge {}: source {} failed: {}", settings.deviceId(), source.describe(), e.getMessage());
+      }
     } finally {
       sourceEnded = true;
     }

@@ -42,11 +42,18 @@ class EdgeSigtermIT {
       Files.writeString(cfg, "device_id: cam-sig\nfleet: sig\nmodel: fs-bottlefit-cls\nprofile: x86-64-cpu\n"
           + "source: " + model.resolve("eval") + "?fps=30&loop=0\n" + "broker: {url: '" + broker.url() + "'}\n");
       Path err = dir.resolve("edge.err");
+      // The classpath the launcher (tools/splitrt) uses, laid out by `mvn package` before this suite runs.
+      Path target = REPO.resolve("tools/target");
+      String classpath = target.resolve("splitrt-tools.jar") + java.io.File.pathSeparator + target.resolve("lib") + "/*";
       Process edge = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Dsplitrt.repo=" + REPO, "-cp", System.getProperty("java.class.path"), "dev.splitrt.cli.Main", "edge", "--config", cfg.toString())
+          "-Dsplitrt.repo=" + REPO, "-cp", classpath, "dev.splitrt.cli.Main", "edge", "--config", cfg.toString())
           .redirectError(err.toFile()).redirectOutput(dir.resolve("edge.out").toFile()).start();
       // Let it stream for a while (a looping, paced source never ends by itself).
-      assertThat(results.awaitCount(40, 60_000)).as("edge streams: %s", Files.exists(err) ? Files.readString(err) : "").isTrue();
+      boolean streaming = results.awaitCount(40, 60_000);
+      if (!streaming) {
+        System.out.println("edge alive: " + edge.isAlive() + ", stdout: " + Files.readString(dir.resolve("edge.out")) + ", stderr: " + Files.readString(err));
+      }
+      assertThat(streaming).as("edge streams").isTrue();
       edge.destroy(); // SIGTERM
       assertThat(edge.waitFor(60, TimeUnit.SECONDS)).isTrue();
       String log = Files.readString(err, StandardCharsets.UTF_8);
