@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
       TailCommand.class,
       ModelsCommand.class,
       EngineCommand.class,
+      ProvisionCommand.class,
       ProfilesCommand.class,
       CommandLine.HelpCommand.class
     })

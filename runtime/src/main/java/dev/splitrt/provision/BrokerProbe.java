@@ -1,0 +1,227 @@
+package dev.splitrt.provision;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * A bare MQTT 5 conversation over TLS (CONNECT, SUBSCRIBE, DISCONNECT) that reports exactly where
+ * the broker stops a device: TCP, the TLS handshake (with the alert the broker sent), CONNACK, or a
+ * SUBACK code. {@link dev.splitrt.transport.MqttLink} retries such failures forever by design;
+ * {@code verify} needs the first failure's cause instead.
+ */
+final class BrokerProbe {
+  enum Stage { UNREACHABLE, BROKER_UNTRUSTED, TLS_REFUSED, CONNECT_REFUSED, OK }
+
+  record Result(Stage stage, String detail, List<Integer> subackCodes) {}
+
+  private BrokerProbe() {}
+
+  static Result run(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters, int timeoutMs) {
+    URI uri = URI.create(url.replaceFirst("^mqtts://", "ssl://"));
+    String host = uri.getHost();
+    int port = uri.getPort() == -1 ? 8883 : uri.getPort();
+    SSLContext ctx;
+    try {
+      ctx = context(caFile, certFile, keyFile);
+    } catch (Exception e) {
+      return new Result(Stage.TLS_REFUSED, "cannot build the TLS context from the bundle's files: " + e.getMessage(), List.of());
+    }
+    Socket plain = new Socket();
+    try {
+      plain.connect(new InetSocketAddress(host, port), timeoutMs);
+    } catch (ConnectException | SocketTimeoutException e) {
+      closeQuietly(plain);
+      return new Result(Stage.UNREACHABLE, "no TCP connection to " + host + ":" + port + " (" + e.getMessage()
+          + "): is the broker running and the port open (firewall)?", List.of());
+    } catch (IOException e) {
+      closeQuietly(plain);
+      return new Result(Stage.UNREACHABLE, "cannot reach " + host + ":" + port + " (" + e + ")", List.of());
+    }
+    try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, host, port, true)) {
+      s.setSoTimeout(timeoutMs);
+      SSLParameters p = s.getSSLParameters();
+      p.setEndpointIdentificationAlgorithm("HTTPS");
+      s.setSSLParameters(p);
+      try {
+        s.startHandshake();
+      } catch (SSLHandshakeException e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.contains("PKIX") || m.contains("No subject alternative") || m.contains("No name matching") || m.contains("certificate_unknown")) {
+          return new Result(Stage.BROKER_UNTRUSTED, "the broker's certificate is not trusted with the bundle's CA or does not name '"
+              + host + "' (" + m + "): give the broker a certificate from this fleet's CA with '" + host + "' in its SAN", List.of());
+        }
+        return new Result(Stage.TLS_REFUSED, "TLS handshake refused: " + m, List.of());
+      }
+      OutputStream out = s.getOutputStream();
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      out.write(connect(clientId));
+      out.flush();
+      int[] connack;
+      try {
+        connack = packet(in);
+      } catch (SSLException e) {
+        return new Result(Stage.TLS_REFUSED, "the broker refused this certificate after the handshake: " + e.getMessage(), List.of());
+      } catch (IOException e) {
+        return new Result(Stage.TLS_REFUSED, "the broker closed the connection before CONNACK (" + e
+            + "): it refused this client certificate (expired, revoked or from another CA); see the broker log", List.of());
+      }
+      if (connack[0] != 0x20 || connack.length < 3) {
+        return new Result(Stage.CONNECT_REFUSED, "the broker answered CONNECT with packet type 0x" + Integer.toHexString(connack[0]), List.of());
+      }
+      if (connack[2] != 0) {
+        return new Result(Stage.CONNECT_REFUSED, "CONNACK reason 0x" + Integer.toHexString(connack[2])
+            + (connack[2] == 0x87 || connack[2] == 0x86 ? " (not authorized / bad credentials: check use_identity_as_username and the ACL)" : ""), List.of());
+      }
+      List<Integer> codes = new ArrayList<>();
+      if (!filters.isEmpty()) {
+        out.write(subscribe(filters));
+        out.flush();
+        int[] suback;
+        do {
+          suback = packet(in);
+        } while (suback[0] != 0x90);
+        int propLen = varint(suback, 3);
+        int at = 3 + varintSize(propLen) + propLen;
+        for (int i = at; i < suback.length; i++) codes.add(suback[i]);
+      }
+      out.write(new byte[] {(byte) 0xE0, 0});
+      out.flush();
+      return new Result(Stage.OK, "TLS handshake, CONNECT and SUBSCRIBE answered", codes);
+    } catch (SSLException e) {
+      return new Result(Stage.TLS_REFUSED, "TLS refused: " + e.getMessage(), List.of());
+    } catch (IOException e) {
+      return new Result(Stage.TLS_REFUSED, "the connection failed during the MQTT exchange (" + e + ")", List.of());
+    }
+  }
+
+  private static SSLContext context(Path caFile, Path certFile, Path keyFile) throws Exception {
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    int i = 0;
+    for (X509Certificate c : Pki.readCerts(caFile)) trust.setCertificateEntry("ca" + i++, c);
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    KeyManagerFactory kmf = null;
+    if (certFile != null) {
+      char[] pass = Long.toHexString(Pki.RANDOM.nextLong()).toCharArray();
+      KeyStore ks = KeyStore.getInstance("PKCS12");
+      ks.load(null, null);
+      PrivateKey key = Pki.readKey(keyFile);
+      ks.setKeyEntry("client", key, pass, Pki.readCerts(certFile).toArray(new Certificate[0]));
+      kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(ks, pass);
+    }
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    return ctx;
+  }
+
+  private static byte[] connect(String clientId) {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    str(body, "MQTT");
+    body.write(5);
+    body.write(0x02);
+    body.write(0);
+    body.write(10);
+    body.write(0);
+    str(body, clientId);
+    return frame(0x10, body.toByteArray());
+  }
+
+  private static byte[] subscribe(List<String> filters) {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    body.write(0);
+    body.write(1);
+    body.write(0);
+    for (String f : filters) {
+      str(body, f);
+      body.write(1);
+    }
+    return frame(0x82, body.toByteArray());
+  }
+
+  private static byte[] frame(int type, byte[] body) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(type);
+    int n = body.length;
+    do {
+      int b = n % 128;
+      n /= 128;
+      out.write(n > 0 ? b | 0x80 : b);
+    } while (n > 0);
+    out.writeBytes(body);
+    return out.toByteArray();
+  }
+
+  private static void str(ByteArrayOutputStream out, String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    out.write(b.length >> 8);
+    out.write(b.length & 0xff);
+    out.writeBytes(b);
+  }
+
+  /** Reads one packet: [type byte, body bytes...] as unsigned ints. */
+  private static int[] packet(DataInputStream in) throws IOException {
+    int type = in.readUnsignedByte();
+    int len = 0;
+    int mult = 1;
+    for (int i = 0; i < 4; i++) {
+      int b = in.readUnsignedByte();
+      len += (b & 0x7f) * mult;
+      mult *= 128;
+      if ((b & 0x80) == 0) break;
+    }
+    if (len > 1 << 16) throw new IOException("packet of " + len + " bytes from the broker during the probe");
+    byte[] body = new byte[len];
+    in.readFully(body);
+    int[] out = new int[len + 1];
+    out[0] = type & 0xf0;
+    for (int i = 0; i < len; i++) out[i + 1] = body[i] & 0xff;
+    return out;
+  }
+
+  private static int varint(int[] p, int at) {
+    int v = 0;
+    int mult = 1;
+    for (int i = at; i < p.length && i < at + 4; i++) {
+      v += (p[i] & 0x7f) * mult;
+      mult *= 128;
+      if ((p[i] & 0x80) == 0) break;
+    }
+    return v;
+  }
+
+  private static int varintSize(int v) {
+    return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4;
+  }
+
+  private static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (IOException e) {
+      // nothing to do
+    }
+  }
+}

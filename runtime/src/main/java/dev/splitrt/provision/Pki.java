@@ -1,0 +1,177 @@
+package dev.splitrt.provision;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.MessageDigest;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509CRL;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+
+/** Keys, PEM files and file modes: the small pieces every provisioning step shares. */
+final class Pki {
+  static final SecureRandom RANDOM = new SecureRandom();
+  static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+  static final Set<PosixFilePermission> PUBLIC_FILE = PosixFilePermissions.fromString("rw-r--r--");
+  static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
+  static final Set<PosixFilePermission> PUBLIC_DIR = PosixFilePermissions.fromString("rwxr-xr-x");
+  private static final Pattern KEY_BLOCK = Pattern.compile("-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
+
+  private Pki() {}
+
+  static KeyPair newP256() {
+    try {
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+      g.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
+      return g.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("this JVM cannot make EC P-256 keys", e);
+    }
+  }
+
+  /** 127 random bits, positive and non-zero: unique in practice, and checked against issued serials by the CA. */
+  static BigInteger newSerial() {
+    BigInteger s;
+    do {
+      s = new BigInteger(127, RANDOM);
+    } while (s.signum() == 0);
+    return s;
+  }
+
+  /** Unencrypted PKCS#8 ({@code BEGIN PRIVATE KEY}), what MqttSettings.Tls, Mosquitto and openssl read. */
+  static String keyPem(PrivateKey key) {
+    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(key.getEncoded());
+    return "-----BEGIN PRIVATE KEY-----\n" + b64 + "\n-----END PRIVATE KEY-----\n";
+  }
+
+  static String pem(Object certOrCrl) {
+    StringWriter w = new StringWriter();
+    try (JcaPEMWriter p = new JcaPEMWriter(w)) {
+      p.writeObject(certOrCrl);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot write PEM", e);
+    }
+    return w.toString();
+  }
+
+  static PrivateKey readKey(Path file) throws ProvisionException {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      throw new ProvisionException(file + ": cannot read the private key (" + e.getClass().getSimpleName()
+          + "); check the path and that you may read it (mode 0600, owner)");
+    }
+    Matcher m = KEY_BLOCK.matcher(text);
+    if (!m.find()) throw new ProvisionException(file + ": holds no -----BEGIN PRIVATE KEY----- (PKCS#8) block; restore the key");
+    try {
+      return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(Base64.getMimeDecoder().decode(m.group(1).trim())));
+    } catch (GeneralSecurityException | IllegalArgumentException e) {
+      throw new ProvisionException(file + ": the PKCS#8 block is not an EC key (or is damaged); restore the key");
+    }
+  }
+
+  static X509Certificate readCert(Path file) throws ProvisionException {
+    List<X509Certificate> all = readCerts(file);
+    return all.get(0);
+  }
+
+  static List<X509Certificate> readCerts(Path file) throws ProvisionException {
+    try {
+      byte[] bytes = Files.readAllBytes(file);
+      List<X509Certificate> out = new ArrayList<>();
+      for (var c : CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(bytes))) {
+        out.add((X509Certificate) c);
+      }
+      if (out.isEmpty()) throw new ProvisionException(file + ": holds no certificate; expected -----BEGIN CERTIFICATE-----");
+      return out;
+    } catch (IOException | GeneralSecurityException e) {
+      throw new ProvisionException(file + ": not a readable PEM certificate (" + e.getMessage() + ")", e);
+    }
+  }
+
+  static X509CRL readCrl(Path file) throws ProvisionException {
+    try {
+      return (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(Files.readAllBytes(file)));
+    } catch (IOException | GeneralSecurityException e) {
+      throw new ProvisionException(file + ": not a readable PEM CRL (" + e.getMessage() + "); re-create it with 'splitrt provision revoke --renew-crl'", e);
+    }
+  }
+
+  /** Writes {@code text} so that the file never exists with other permissions than {@code perms} (temp file + rename). */
+  static void write(Path file, byte[] bytes, Set<PosixFilePermission> perms) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp", PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+    try {
+      Files.write(tmp, bytes);
+      Files.setPosixFilePermissions(tmp, perms);
+      try {
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  static void write(Path file, String text, Set<PosixFilePermission> perms) throws IOException {
+    write(file, text.getBytes(StandardCharsets.UTF_8), perms);
+  }
+
+  /** Creates a key file that must not exist yet (a CA key is never silently replaced). */
+  static void writeNew(Path file, String text) throws IOException {
+    if (Files.exists(file)) throw new FileAlreadyExistsException(file.toString());
+    write(file, text, OWNER_ONLY);
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("this JVM has no SHA-256", e);
+    }
+  }
+
+  static String fingerprint(X509Certificate c) {
+    try {
+      return sha256(c.getEncoded());
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot encode certificate " + c.getSubjectX500Principal(), e);
+    }
+  }
+
+  /** The CN of a certificate's subject (the device or tail id), or "" when it has none. */
+  static String commonName(X509Certificate c) {
+    for (String part : c.getSubjectX500Principal().getName("RFC2253").split(",")) {
+      if (part.startsWith("CN=")) return part.substring(3);
+    }
+    return "";
+  }
+}

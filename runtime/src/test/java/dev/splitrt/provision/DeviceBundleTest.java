@@ -1,0 +1,153 @@
+package dev.splitrt.provision;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.splitrt.config.EdgeConfig;
+import dev.splitrt.model.ModelRegistry;
+import dev.splitrt.profile.DeviceProfiles;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DeviceBundleTest {
+  private static final Path REPO = Path.of(System.getProperty("splitrt.repo"));
+  @TempDir Path dir;
+  FleetCa ca;
+  Path bundle;
+
+  @BeforeEach
+  void bundle() throws Exception {
+    ca = FleetCa.init(dir.resolve("ca"), "demo", Duration.ofDays(3650));
+    DeviceBundle.Spec spec = DeviceBundle.Spec.of("cam-01", "fs-bottlefit-cls", "jetson-orin-nano-8gb", "mqtts://broker.example:8883",
+        REPO.resolve("models"), REPO.resolve("device-profiles"));
+    bundle = DeviceBundle.build(ca, spec, dir.resolve("out")).bundle();
+  }
+
+  @Test
+  void theBundleHoldsAValidEdgeConfigModelProfileAndAnOwnerOnlyKey() throws Exception {
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(bundle))).isEqualTo("rw-------");
+    assertThat(dir.resolve("out")).isDirectoryNotContaining("glob:**.key");
+    List<Tar.Extracted> files = Tar.extract(bundle, Files.createDirectories(dir.resolve("x")));
+    List<String> names = files.stream().map(Tar.Extracted::name).toList();
+    assertThat(names).contains("bundle.yaml", "config/edge.yaml", "profiles/jetson-orin-nano-8gb.yaml", "models/fs-bottlefit-cls/model.yaml",
+        "models/fs-bottlefit-cls/head.onnx", "models/fs-bottlefit-cls/reference/vectors.json", "tls/ca.pem", "tls/device.pem",
+        "tls/device.key", "systemd/splitrt-edge.service", "MANIFEST.sha256", "MANIFEST.sha256.sig");
+    for (Tar.Extracted f : files) {
+      if (f.name().equals("tls/device.key")) {
+        assertThat(f.mode()).isEqualTo(0600);
+      } else {
+        assertThat(f.mode()).as(f.name()).isEqualTo(0644);
+        assertThat(new String(Files.readAllBytes(f.path()), StandardCharsets.ISO_8859_1)).as(f.name()).doesNotContain("PRIVATE KEY");
+      }
+    }
+    Path x = dir.resolve("x");
+    EdgeConfig c = EdgeConfig.read(x.resolve("config/edge.yaml"));
+    assertThat(c.deviceId()).isEqualTo("cam-01");
+    assertThat(c.fleet()).isEqualTo("demo");
+    assertThat(c.broker().tls().keyFile()).hasToString("tls/device.key");
+    assertThat(new ModelRegistry(x.resolve(c.modelsDir())).load(c.model()).manifest().eval()).isNull();
+    assertThat(new DeviceProfiles(x.resolve(c.profilesDir())).load(c.profile()).name()).isEqualTo("jetson-orin-nano-8gb");
+    assertThat(Files.readString(x.resolve("systemd/splitrt-edge.service")))
+        .contains("ExecStart=/usr/local/bin/splitrt edge --config /opt/splitrt/current/config/edge.yaml", "Restart=on-failure",
+            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current");
+  }
+
+  @Test
+  void installsIdempotentlyAndRollsBack() throws Exception {
+    Path root = dir.resolve("root");
+    List<String> said = new ArrayList<>();
+    BundleInstaller.Installed first = BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), said::add);
+    assertThat(first.version()).isEqualTo(1);
+    assertThat(first.changed()).isTrue();
+    assertThat(Files.readSymbolicLink(root.resolve("current"))).hasToString("versions/1");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("current/tls/device.key")))).isEqualTo("rw-------");
+    assertThat(said).anySatisfy(s -> assertThat(s).contains("first install: trusting the bundle's fleet CA"));
+
+    BundleInstaller.Installed again = BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), said::add);
+    assertThat(again.changed()).isFalse();
+    assertThat(again.version()).isEqualTo(1);
+
+    Path second = DeviceBundle.build(ca, DeviceBundle.Spec.of("cam-01", "fs-bottlefit-cls", "x86-64-cpu", "mqtts://broker.example:8883",
+        REPO.resolve("models"), REPO.resolve("device-profiles")), dir.resolve("out2")).bundle();
+    assertThat(BundleInstaller.install(second, root, BundleInstaller.Options.defaults(), said::add).version()).isEqualTo(2);
+    assertThat(EdgeConfig.read(root.resolve("current/config/edge.yaml")).profile()).isEqualTo("x86-64-cpu");
+    assertThat(BundleInstaller.rollback(root).version()).isEqualTo(1);
+    assertThat(EdgeConfig.read(root.resolve("current/config/edge.yaml")).profile()).isEqualTo("jetson-orin-nano-8gb");
+    assertThatThrownBy(() -> BundleInstaller.rollback(root)).hasMessageContaining("nothing to roll back to");
+  }
+
+  @Test
+  void aTamperedBundleIsRefusedNamingTheFileAndNothingIsInstalled() throws Exception {
+    List<Tar.Extracted> files = Tar.extract(bundle, Files.createDirectories(dir.resolve("t")));
+    List<Tar.Entry> entries = new ArrayList<>();
+    for (Tar.Extracted f : files) {
+      byte[] data = Files.readAllBytes(f.path());
+      if (f.name().equals("config/edge.yaml")) data = new String(data, StandardCharsets.UTF_8).replace("broker.example", "evil.example").getBytes(StandardCharsets.UTF_8);
+      entries.add(new Tar.Entry(f.name(), f.mode(), data));
+    }
+    Path tampered = dir.resolve("tampered.tar.gz");
+    Tar.write(tampered, entries, 0);
+    Path root = dir.resolve("root");
+    assertThatThrownBy(() -> BundleInstaller.install(tampered, root, BundleInstaller.Options.defaults(), s -> { }))
+        .isInstanceOf(ProvisionException.class)
+        .hasMessageContaining("config/edge.yaml does not match its SHA-256")
+        .hasMessageContaining("nothing installed");
+    assertThat(root.resolve("current")).doesNotExist();
+    assertThat(root.resolve("versions")).doesNotExist();
+    try (var s = Files.list(root)) {
+      assertThat(s.toList()).as("staging cleaned up").isEmpty();
+    }
+  }
+
+  @Test
+  void aRewrittenManifestFailsTheCaSignatureAndAForeignCaIsRefusedAfterTheFirstInstall() throws Exception {
+    List<Tar.Extracted> files = Tar.extract(bundle, Files.createDirectories(dir.resolve("t")));
+    List<Tar.Entry> entries = new ArrayList<>();
+    StringBuilder manifest = new StringBuilder();
+    for (Tar.Extracted f : files) {
+      byte[] data = Files.readAllBytes(f.path());
+      if (f.name().equals("systemd/splitrt-edge.service")) data = "[Service]\nExecStart=/bin/sh -c evil\n".getBytes(StandardCharsets.UTF_8);
+      if (f.name().startsWith("MANIFEST")) continue;
+      manifest.append(Pki.sha256(data)).append("  ").append(f.name()).append('\n');
+      entries.add(new Tar.Entry(f.name(), f.mode(), data));
+    }
+    entries.add(new Tar.Entry("MANIFEST.sha256", 0644, manifest.toString().getBytes(StandardCharsets.UTF_8)));
+    entries.add(new Tar.Entry("MANIFEST.sha256.sig", 0644, Files.readAllBytes(dir.resolve("t/MANIFEST.sha256.sig"))));
+    Path forged = dir.resolve("forged.tar.gz");
+    Tar.write(forged, entries, 0);
+    assertThatThrownBy(() -> BundleInstaller.install(forged, dir.resolve("root"), BundleInstaller.Options.defaults(), s -> { }))
+        .hasMessageContaining("not signed by the fleet CA");
+
+    BundleInstaller.install(bundle, dir.resolve("root"), BundleInstaller.Options.defaults(), s -> { });
+    FleetCa other = FleetCa.init(dir.resolve("other"), "demo", Duration.ofDays(3650));
+    Path foreign = DeviceBundle.build(other, DeviceBundle.Spec.of("cam-01", "fs-bottlefit-cls", "x86-64-cpu", "mqtts://b:8883",
+        REPO.resolve("models"), REPO.resolve("device-profiles")), dir.resolve("out3")).bundle();
+    assertThatThrownBy(() -> BundleInstaller.install(foreign, dir.resolve("root"), BundleInstaller.Options.defaults(), s -> { }))
+        .hasMessageContaining("is a different CA");
+  }
+
+  @Test
+  void theReaderRefusesEntriesThatClimbOutOfTheBundle() throws Exception {
+    assertThatThrownBy(() -> Tar.checkName("../etc/passwd")).hasMessageContaining("climbs out");
+    assertThatThrownBy(() -> Tar.checkName("/etc/passwd")).hasMessageContaining("not a safe relative path");
+    Path evil = dir.resolve("evil.tar.gz");
+    Tar.write(evil, List.of(new Tar.Entry("a/b", 0644, new byte[3])), 0);
+    byte[] raw = Files.readAllBytes(evil);
+    assertThat(raw.length).isPositive();
+    assertThat(Tar.extract(evil, Files.createDirectories(dir.resolve("e")))).extracting(Tar.Extracted::name).containsExactly("a/b");
+  }
+
+  @Test
+  void refusesAPlainTextBroker() {
+    assertThatThrownBy(() -> DeviceBundle.build(ca, DeviceBundle.Spec.of("cam-02", "fs-bottlefit-cls", "x86-64-cpu", "tcp://b:1883",
+        REPO.resolve("models"), REPO.resolve("device-profiles")), dir.resolve("o"))).hasMessageContaining("mutual TLS");
+  }
+}
