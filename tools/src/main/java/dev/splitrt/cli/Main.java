@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       ModelsCommand.class,
       EngineCommand.class,
       ProfilesCommand.class,
+      EvalCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
