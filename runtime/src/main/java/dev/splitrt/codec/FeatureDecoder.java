@@ -1,6 +1,10 @@
 package dev.splitrt.codec;
 
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
 import dev.splitrt.codec.FeatureFrameException.Reason;
+import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -9,17 +13,24 @@ import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
 /**
- * Strict FeatureFrame v1 decoder for messages from the network, which may be forged. Every length
- * and bound is checked before anything is allocated, the CRC before the payload is touched, and a
- * DEFLATE payload is inflated into a buffer of exactly the size the shape implies, so a message
- * can never make the tail allocate more than its {@code maxElements} budget. The rules and their
- * order are in {@code runtime/docs/feature-frame-v1.md}. Thread-safe; DEFLATE frames share one
- * reused {@link Inflater} under a lock, so give each busy consumer thread its own decoder.
+ * Strict FeatureFrame decoder (versions 1 and 2) for messages from the network, which may be
+ * forged. Every length and bound is checked before anything is allocated, the CRC before the
+ * payload is touched, and a DEFLATE or zstd payload is decompressed into a buffer of exactly the
+ * size the shape implies, so a message can never make the tail allocate more than its
+ * {@code maxElements} budget. The rules and their order are in {@code runtime/docs/feature-frame-v2.md}.
+ * Thread-safe; compressed frames share one reused decompressor per kind under a lock, so give each
+ * busy consumer thread its own decoder.
  */
 public final class FeatureDecoder {
+  private static final Cleaner CLEANER = Cleaner.create();
+  /** zstd.h: ZSTD_CONTENTSIZE_UNKNOWN (0ULL - 1) and ZSTD_CONTENTSIZE_ERROR (0ULL - 2). */
+  private static final long ZSTD_CONTENTSIZE_UNKNOWN = -1L;
+  private static final long ZSTD_CONTENTSIZE_ERROR = -2L;
   private final int maxElements;
   private final Inflater inflater = new Inflater(false);
   private final byte[] probe = new byte[1];
+  private final Object zstdLock = new Object();
+  private ZstdDecompressCtx zstd;
 
   /** @param maxElements the largest element count accepted, e.g. the model's bottleneck size */
   public FeatureDecoder(int maxElements) {
@@ -40,13 +51,13 @@ public final class FeatureDecoder {
     }
     need(m, 0, 6, "magic, version and flags");
     int version = Wire.u8(m, 4);
-    if (version != Wire.VERSION) {
+    if (version != Wire.VERSION && version != Wire.VERSION_2) {
       throw new FeatureFrameException(Reason.UNSUPPORTED_VERSION, "version " + version
-          + "; this decoder reads version " + Wire.VERSION);
+          + "; this decoder reads versions " + Wire.VERSION + " and " + Wire.VERSION_2);
     }
     // 2. header fields in order; each bound checked as it is read, nothing allocated
     int flags = Wire.u8(m, 5);
-    if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v1 defines no flags, must be 0");
+    if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v" + version + " defines no flags, must be 0");
     int p = 6;
     need(m, p, 1, "device id length");
     int devLen = Wire.u8(m, p);
@@ -69,16 +80,25 @@ public final class FeatureDecoder {
     }
     p += 4;
     int dtype = Wire.u8(m, p);
-    if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v1 defines only 1 (float32)");
+    if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v" + version + " defines only 1 (float32)");
     int bits = Wire.u8(m, p + 1);
     if (bits != 2 && bits != 4 && bits != 6 && bits != 8) bad(p + 1, "bits " + bits + "; allowed 2, 4, 6, 8");
     int gran = Wire.u8(m, p + 2);
-    if (gran > 1) bad(p + 2, "granularity " + gran + "; allowed 0 (per tensor), 1 (per channel)");
+    if (version == 1 && (gran == 2 || gran == 3)) {
+      bad(p + 2, "granularity " + gran + " (three-range) needs version 2; a v1 frame allows 0 (per tensor), 1 (per channel)");
+    }
+    if (gran > 3) {
+      bad(p + 2, "granularity " + gran + "; allowed 0 (per tensor), 1 (per channel), 2 (three-range), "
+          + "3 (three-range per channel)");
+    }
     int sym = Wire.u8(m, p + 3);
     if (sym > 1) bad(p + 3, "symmetric " + sym + "; allowed 0, 1");
+    if (sym == 1 && gran >= 2) bad(p + 3, "symmetric 1 with three-range granularity " + gran + "; three-range frames are asymmetric (0)");
     int entropyId = Wire.u8(m, p + 4);
-    if (entropyId == 2) bad(p + 4, "entropy 2 (zstd) is reserved and not part of v1; allowed 0 (none), 1 (deflate)");
-    if (entropyId > 1) bad(p + 4, "entropy " + entropyId + "; allowed 0 (none), 1 (deflate)");
+    if (version == 1 && entropyId == 2) {
+      bad(p + 4, "entropy 2 (zstd) needs version 2; a v1 frame allows 0 (none), 1 (deflate)");
+    }
+    if (entropyId > 2) bad(p + 4, "entropy " + entropyId + "; allowed 0 (none), 1 (deflate), 2 (zstd)");
     int rank = Wire.u8(m, p + 5);
     if (rank < 1 || rank > Wire.MAX_RANK) bad(p + 5, "rank " + rank + "; allowed 1.." + Wire.MAX_RANK);
     p += 6;
@@ -101,31 +121,36 @@ public final class FeatureDecoder {
       throw new FeatureFrameException(Reason.TOO_LARGE, "dims " + Arrays.toString(dims) + " hold " + n
           + " elements, more than this decoder's limit of " + maxElements);
     }
-    Granularity granularity = gran == 0 ? Granularity.PER_TENSOR : Granularity.PER_CHANNEL;
-    if (granularity == Granularity.PER_CHANNEL && rank < 2) {
+    Granularity granularity = Granularity.values()[gran];
+    if (granularity.perChannel() && rank < 2) {
       bad(p - 1, "per-channel frame has rank 1; per-channel needs axis 1 (rank >= 2)");
     }
     p += 4 * rank;
     need(m, p, 4, "parameter count");
     long params = Wire.u32(m, p);
-    long expectParams = granularity == Granularity.PER_TENSOR ? 1 : dims[1];
+    int ranges = granularity.ranges();
+    long expectParams = (granularity.perChannel() ? dims[1] : 1) * ranges;
     if (params != expectParams) {
-      bad(p, "parameter count " + params + " but " + (granularity == Granularity.PER_TENSOR
-          ? "a per-tensor frame has 1" : "per-channel dims " + Arrays.toString(dims) + " have " + dims[1]
-          + " channels (axis 1)"));
+      String per = ranges == 3 ? " three-range" : "";
+      bad(p, "parameter count " + params + " but " + (!granularity.perChannel()
+          ? "a" + per + " per-tensor frame has " + ranges : "per-channel" + per + " dims " + Arrays.toString(dims)
+          + " have " + dims[1] + " channels (axis 1)" + (ranges == 3 ? " x 3 ranges = " + expectParams : "")));
     }
     p += 4;
     int paramsOff = p;
-    need(m, p, 8 * params + 4, "quantization parameters and payload length");
-    p += 8 * (int) params;
+    int levelsOff = p + 8 * (int) params;
+    long paramBytes = (ranges == 3 ? 10L : 8L) * params;
+    need(m, p, paramBytes + 4, ranges == 3 ? "quantization parameters, range levels and payload length"
+        : "quantization parameters and payload length");
+    p += (int) paramBytes;
     long payloadLen = Wire.u32(m, p);
     int packedLen = (int) Wire.packedBytes(n, bits);
-    Entropy entropy = entropyId == 0 ? Entropy.NONE : Entropy.DEFLATE;
+    Entropy entropy = Entropy.values()[entropyId];
     if (entropy == Entropy.NONE && payloadLen != packedLen) {
       bad(p, "payload length " + payloadLen + " but dims " + Arrays.toString(dims) + " at " + bits
           + " bits pack into " + packedLen + " bytes");
     }
-    if (entropy == Entropy.DEFLATE && payloadLen < 1) bad(p, "payload length 0 for a DEFLATE frame");
+    if (entropy != Entropy.NONE && payloadLen < 1) bad(p, "payload length 0 for a " + entropy + " frame");
     p += 4;
     int payloadOff = p;
     long end = payloadOff + payloadLen + Wire.CRC_BYTES;
@@ -157,6 +182,20 @@ public final class FeatureDecoder {
     int groups = (int) params;
     float[] scales = new float[groups];
     float[] zeroPoints = new float[groups];
+    int[] levels = new int[ranges == 3 ? groups : 0];
+    for (int g = 0; g < levels.length; g += 3) {
+      int off = levelsOff + 2 * g;
+      int l0 = Wire.u16(m, off);
+      int l1 = Wire.u16(m, off + 2);
+      int l2 = Wire.u16(m, off + 4);
+      if (l0 + l1 + l2 != 1 << bits) {
+        bad(off, "levels " + l0 + ", " + l1 + ", " + l2 + " of group " + g / 3 + " sum to " + (l0 + l1 + l2)
+            + "; the three ranges of a group must share exactly 2^" + bits + " = " + (1 << bits) + " codes");
+      }
+      levels[g] = l0;
+      levels[g + 1] = l1;
+      levels[g + 2] = l2;
+    }
     for (int c = 0; c < groups; c++) {
       int off = paramsOff + 8 * c;
       float s = Wire.f32(m, off);
@@ -171,6 +210,8 @@ public final class FeatureDecoder {
     byte[] packed;
     if (entropy == Entropy.NONE) {
       packed = Arrays.copyOfRange(m, payloadOff, payloadOff + packedLen);
+    } else if (entropy == Entropy.ZSTD) {
+      packed = unzstd(m, payloadOff, (int) payloadLen, packedLen, dims, bits);
     } else {
       if (packedLen > Wire.MAX_DEFLATE_RATIO * payloadLen) {
         throw new FeatureFrameException(Reason.BAD_PAYLOAD, "a DEFLATE payload of " + payloadLen
@@ -189,7 +230,66 @@ public final class FeatureDecoder {
     for (int k = 0; k < rank; k++) shape[k] = (int) dims[k];
     FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture, sourceWidth, sourceHeight);
     return new FeatureFrame(header, shape, new CodecSpec(bits, granularity, sym == 1, entropy), scales, zeroPoints,
-        packed);
+        packed, levels);
+  }
+
+  /**
+   * Decompresses exactly one zstd frame into exactly {@code expected} bytes. Before anything is
+   * allocated the frame header must declare that content size and the frame must end exactly at the
+   * end of the payload (both read from headers only); the one-shot decompression then writes into a
+   * buffer of that size and cannot produce more, so a zstd bomb costs nothing.
+   */
+  private byte[] unzstd(byte[] m, int off, int len, int expected, long[] dims, int bits) throws FeatureFrameException {
+    String what = "dims " + Arrays.toString(dims) + " at " + bits + " bits";
+    try {
+      long declared = Zstd.getFrameContentSize(m, off, len);
+      if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd payload " + (declared == ZSTD_CONTENTSIZE_ERROR
+            ? "does not start with a valid zstd frame header" : "does not declare its content size")
+            + "; a FeatureFrame zstd payload is one frame that declares the " + expected + " bytes " + what + " need");
+      }
+      if (declared != expected) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd frame declares " + Long.toUnsignedString(declared)
+            + " bytes of content but " + what + " need " + expected);
+      }
+      long frame;
+      try {
+        frame = Zstd.findFrameCompressedSize(m, off, len);
+      } catch (ZstdException e) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd payload of " + len + " bytes is not one complete zstd "
+            + "frame: " + e.getMessage());
+      }
+      if (Zstd.isError(frame)) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd payload of " + len + " bytes is not one complete zstd "
+            + "frame: " + Zstd.getErrorName(frame));
+      }
+      if (frame != len) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, (len - frame) + " bytes of the " + len
+            + "-byte zstd payload follow the end of the zstd frame");
+      }
+    } catch (ZstdException e) {
+      throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd payload is not a valid zstd frame: " + e.getMessage());
+    }
+    byte[] out = new byte[expected];
+    int got;
+    synchronized (zstdLock) {
+      try {
+        if (zstd == null) {
+          ZstdDecompressCtx ctx = new ZstdDecompressCtx();
+          CLEANER.register(this, ctx::close); // the native context has no finalizer of its own
+          zstd = ctx;
+        }
+        got = zstd.decompressByteArray(out, 0, expected, m, off, len);
+      } catch (ZstdException e) {
+        throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd payload does not decompress into the " + expected
+            + " bytes " + what + " need: " + e.getMessage());
+      }
+    }
+    if (got != expected) {
+      throw new FeatureFrameException(Reason.BAD_PAYLOAD, "zstd payload decompresses to only " + got + " of the "
+          + expected + " bytes " + what + " need");
+    }
+    return out;
   }
 
   /** Inflates into exactly {@code expected} bytes; any other size, or trailing input, is BAD_PAYLOAD. */

@@ -5,16 +5,26 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One decoded FeatureFrame v1: the header, the shape and codec, the quantization parameters and
- * the still-packed codes. The tail dequantizes straight into its input tensor with
+ * One decoded FeatureFrame (v1 or v2): the header, the shape and codec, the quantization parameters
+ * and the still-packed codes. The tail dequantizes straight into its input tensor with
  * {@link #dequantizeInto}, so no intermediate float array exists. The arrays are not copied.
  *
- * @param scales one per parameter group (1 per tensor, {@code shape[1]} per channel)
- * @param zeroPoints asymmetric: the real value of code 0 (the group's minimum); symmetric: 0
+ * @param scales one per range of each parameter group (groups: 1 per tensor, {@code shape[1]} per
+ *     channel; ranges: 1, or 3 for the three-range granularities, group-major)
+ * @param zeroPoints asymmetric: the real value of the range's first code (its minimum); symmetric: 0
  * @param packed {@code ceil(n * bits / 8)} bytes of codes, LSB-first
+ * @param levels three-range granularities: codes given to each range (one per scale, the three of a
+ *     group sum to {@code 2^bits}; a group's codes {@code [0, L0)} are range 0, {@code [L0, L0+L1)}
+ *     range 1, the rest range 2); uniform granularities: empty
  */
 public record FeatureFrame(FrameHeader header, int[] shape, CodecSpec codec, float[] scales, float[] zeroPoints,
-                           byte[] packed) {
+                           byte[] packed, int[] levels) {
+
+  /** A uniform (one range per group) frame: no level table. */
+  public FeatureFrame(FrameHeader header, int[] shape, CodecSpec codec, float[] scales, float[] zeroPoints,
+                      byte[] packed) {
+    this(header, shape, codec, scales, zeroPoints, packed, new int[0]);
+  }
 
   public FeatureFrame {
     Objects.requireNonNull(header, "FeatureFrame header is null");
@@ -26,6 +36,24 @@ public record FeatureFrame(FrameHeader header, int[] shape, CodecSpec codec, flo
       throw new IllegalArgumentException("FeatureFrame: shape " + Arrays.toString(shape) + " " + codec.granularity()
           + " needs " + groups + " scales and zero points, got " + (scales == null ? "null" : scales.length) + " and "
           + (zeroPoints == null ? "null" : zeroPoints.length));
+    }
+    levels = levels == null ? new int[0] : levels;
+    if (codec.granularity().ranges() == 1 && levels.length != 0) {
+      throw new IllegalArgumentException("FeatureFrame: " + codec.granularity() + " frames have no level table, got "
+          + levels.length + " levels");
+    }
+    if (codec.granularity().ranges() == 3) {
+      if (levels.length != groups) {
+        throw new IllegalArgumentException("FeatureFrame: " + codec.granularity() + " needs " + groups + " levels, got "
+            + levels.length);
+      }
+      for (int g = 0; g < groups; g += 3) {
+        if (levels[g] < 0 || levels[g + 1] < 0 || levels[g + 2] < 0
+            || levels[g] + levels[g + 1] + levels[g + 2] != 1 << codec.bits()) {
+          throw new IllegalArgumentException("FeatureFrame: levels " + levels[g] + ", " + levels[g + 1] + ", "
+              + levels[g + 2] + " of group " + g / 3 + " must be >= 0 and sum to " + (1 << codec.bits()));
+        }
+      }
     }
     long need = Wire.packedBytes(Shapes.elementCount(shape), codec.bits());
     if (packed == null || packed.length != need) {
@@ -41,7 +69,8 @@ public record FeatureFrame(FrameHeader header, int[] shape, CodecSpec codec, flo
   /**
    * Writes the n dequantized values to {@code out[0..n)} (absolute writes; position and limit
    * untouched, limit must be at least n). Asymmetric: {@code x = q * scale + zeroPoint}; symmetric:
-   * {@code x = (q - (2^(bits-1) - 1)) * scale}; float32 arithmetic.
+   * {@code x = (q - (2^(bits-1) - 1)) * scale}; three-range: {@code x = (q - first) * scale + zeroPoint}
+   * with the range that code {@code q} falls in; float32 arithmetic.
    */
   public void dequantizeInto(FloatBuffer out) {
     int n = elementCount();
@@ -54,8 +83,12 @@ public record FeatureFrame(FrameHeader header, int[] shape, CodecSpec codec, flo
     final int qmax = (1 << (bits - 1)) - 1;
     final boolean sym = codec.symmetric();
     final int outer = Shapes.outer(shape, codec.granularity());
-    final int groups = scales.length;
+    final int groups = Shapes.groups(shape, codec.granularity());
     final int inner = Shapes.inner(shape, codec.granularity());
+    if (codec.granularity().ranges() == 3) {
+      dequantizeThreeRange(out, outer, groups, inner);
+      return;
+    }
     int acc = 0;
     int accBits = 0;
     int p = 0;
@@ -78,17 +111,45 @@ public record FeatureFrame(FrameHeader header, int[] shape, CodecSpec codec, flo
     }
   }
 
+  private void dequantizeThreeRange(FloatBuffer out, int outer, int groups, int inner) {
+    final int bits = codec.bits();
+    final int mask = (1 << bits) - 1;
+    int acc = 0;
+    int accBits = 0;
+    int p = 0;
+    int i = 0;
+    for (int b = 0; b < outer; b++) {
+      for (int g = 0; g < groups; g++) {
+        final int r0 = 3 * g;
+        final int first1 = levels[r0];
+        final int first2 = first1 + levels[r0 + 1];
+        for (int end = i + inner; i < end; i++) {
+          if (accBits < bits) {
+            acc |= (packed[p++] & 0xFF) << accBits;
+            accBits += 8;
+          }
+          int q = acc & mask;
+          acc >>>= bits;
+          accBits -= bits;
+          int r = q < first1 ? r0 : q < first2 ? r0 + 1 : r0 + 2;
+          int first = q < first1 ? 0 : q < first2 ? first1 : first2;
+          out.put(i, (q - first) * scales[r] + zeroPoints[r]);
+        }
+      }
+    }
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof FeatureFrame f && header.equals(f.header) && Arrays.equals(shape, f.shape)
         && codec.equals(f.codec) && Arrays.equals(scales, f.scales) && Arrays.equals(zeroPoints, f.zeroPoints)
-        && Arrays.equals(packed, f.packed);
+        && Arrays.equals(packed, f.packed) && Arrays.equals(levels, f.levels);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(header, Arrays.hashCode(shape), codec, Arrays.hashCode(scales), Arrays.hashCode(zeroPoints),
-        Arrays.hashCode(packed));
+        Arrays.hashCode(packed), Arrays.hashCode(levels));
   }
 
   @Override

@@ -20,7 +20,7 @@ final class Shapes {
         return "shape " + Arrays.toString(shape) + " has more than " + Integer.MAX_VALUE + " elements";
       }
     }
-    if (granularity == Granularity.PER_CHANNEL && shape.length < 2) {
+    if (granularity.perChannel() && shape.length < 2) {
       return "shape " + Arrays.toString(shape) + " has rank 1; per-channel quantization needs axis 1 (rank >= 2)";
     }
     return null;
@@ -32,14 +32,19 @@ final class Shapes {
     return n;
   }
 
-  /** Scale/zero-point pairs in a frame: 1 per tensor, or one per channel (axis 1). */
+  /** Parameter groups: 1 per tensor, or one per channel (axis 1). */
+  static int groups(int[] shape, Granularity granularity) {
+    return granularity.perChannel() ? shape[1] : 1;
+  }
+
+  /** Scale/zero-point pairs in a frame: one per range of each group. */
   static int paramCount(int[] shape, Granularity granularity) {
-    return granularity == Granularity.PER_TENSOR ? 1 : shape[1];
+    return groups(shape, granularity) * granularity.ranges();
   }
 
   /** Elements per (outer, channel) block: product of dims after axis 1; the whole tensor per tensor. */
   static int inner(int[] shape, Granularity granularity) {
-    if (granularity == Granularity.PER_TENSOR) return elementCount(shape);
+    if (!granularity.perChannel()) return elementCount(shape);
     int inner = 1;
     for (int i = 2; i < shape.length; i++) inner *= shape[i];
     return inner;
@@ -47,6 +52,6 @@ final class Shapes {
 
   /** Number of blocks before axis 1 (dim 0); 1 per tensor. */
   static int outer(int[] shape, Granularity granularity) {
-    return granularity == Granularity.PER_TENSOR ? 1 : shape[0];
+    return granularity.perChannel() ? shape[0] : 1;
   }
 }

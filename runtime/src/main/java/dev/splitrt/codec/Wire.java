@@ -1,9 +1,11 @@
 package dev.splitrt.codec;
 
-/** FeatureFrame v1 constants, little-endian field access and the id charset: one place for the layout. */
+/** FeatureFrame v1/v2 constants, little-endian field access and the id charset: one place for the layout. */
 final class Wire {
   static final byte[] MAGIC = {'S', 'R', 'T', 'F'};
+  /** The oldest version and the newest this code reads and writes; a frame carries the lowest that can express it. */
   static final int VERSION = 1;
+  static final int VERSION_2 = 2;
   static final int DTYPE_FLOAT32 = 1;
   static final int MAX_ID_BYTES = 128;
   static final int MAX_RANK = 8;
@@ -19,12 +21,22 @@ final class Wire {
   private Wire() {}
 
   static int entropyId(Entropy e) {
-    return e == Entropy.NONE ? 0 : 1;
+    return e.ordinal();
   }
 
-  /** Header size in bytes; see the layout table in feature-frame-v1.md. */
-  static int headerBytes(int deviceIdBytes, int modelIdBytes, int rank, int paramCount) {
-    return FIXED_HEADER_BYTES + deviceIdBytes + modelIdBytes + 4 * rank + 8 * paramCount;
+  static int granularityId(Granularity g) {
+    return g.ordinal();
+  }
+
+  /** The version a frame of this codec carries: 1 unless it needs a v2 feature (zstd, three ranges). */
+  static int versionFor(CodecSpec spec) {
+    return spec.entropy() == Entropy.ZSTD || spec.granularity().ranges() == 3 ? VERSION_2 : VERSION;
+  }
+
+  /** Header size in bytes; see the layout table in feature-frame-v2.md (three-range adds u16 levels per pair). */
+  static int headerBytes(int deviceIdBytes, int modelIdBytes, int rank, int paramCount, boolean threeRange) {
+    return FIXED_HEADER_BYTES + deviceIdBytes + modelIdBytes + 4 * rank + 8 * paramCount
+        + (threeRange ? 2 * paramCount : 0);
   }
 
   /** Bytes that {@code elements} codes of {@code bits} bits pack into (LSB-first, last byte zero-padded). */

@@ -1,5 +1,6 @@
 /**
- * The FeatureFrame v1 wire format ({@code runtime/docs/feature-frame-v1.md}): bottleneck quantizers,
- * bit packing, entropy coding, and a strict decoder that checks every bound before it allocates.
+ * The FeatureFrame wire format ({@code runtime/docs/feature-frame-v1.md}, {@code -v2.md}): bottleneck
+ * quantizers (uniform and three-range), bit packing, entropy coding (DEFLATE, zstd), and a strict
+ * decoder that checks every bound before it allocates.
  */
 package dev.splitrt.codec;

@@ -119,8 +119,9 @@ final class ManifestValidator {
     ModelManifest.Codec c = m.bottleneck().codec();
     required("bottleneck.codec", c);
     if (c.bits() != 2 && c.bits() != 4 && c.bits() != 6 && c.bits() != 8) fail("bottleneck.codec.bits", "is " + c.bits() + ", expected one of 2, 4, 6, 8", "pick a supported width");
-    oneOf("bottleneck.codec.granularity", c.granularity(), "per_tensor", "per_channel");
-    oneOf("bottleneck.codec.entropy", c.entropy(), "none", "deflate");
+    oneOf("bottleneck.codec.granularity", c.granularity(), "per_tensor", "per_channel", "three_range", "three_range_per_channel");
+    if (c.symmetric() && c.granularity().startsWith("three_range")) fail("bottleneck.codec.symmetric", "is true with granularity " + c.granularity(), "set symmetric: false (three-range codecs give each range its own zero point)");
+    oneOf("bottleneck.codec.entropy", c.entropy(), "none", "deflate", "zstd");
   }
 
   private void labels() throws ModelException {

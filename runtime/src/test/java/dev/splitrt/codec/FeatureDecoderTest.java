@@ -122,12 +122,12 @@ class FeatureDecoderTest {
 
   @Test
   void rejectsUnsupportedVersion() {
-    for (int v : new int[] {0, 2, 255}) {
+    for (int v : new int[] {0, 3, 255}) {
       Forge f = new Forge();
       f.version = v;
       FeatureFrameException e = reject(f.bytes());
       assertThat(e.reason()).isEqualTo(Reason.UNSUPPORTED_VERSION);
-      assertThat(e).hasMessageContaining("version " + v).hasMessageContaining("reads version 1");
+      assertThat(e).hasMessageContaining("version " + v).hasMessageContaining("reads versions 1 and 2");
     }
   }
 
@@ -297,7 +297,8 @@ class FeatureDecoderTest {
     Object[][] cases = {
         {"flags", 1, "flags = 0x1"}, {"dtype", 2, "dtype 2"}, {"bits", 3, "bits 3"},
         {"granularity", 2, "granularity 2"}, {"symmetric", 2, "symmetric 2"},
-        {"entropy", 2, "zstd"}, {"entropy", 9, "entropy 9"}};
+        {"entropy", 2, "zstd) needs version 2"}, {"entropy", 9, "entropy 9"},
+        {"granularity", 3, "granularity 3 (three-range) needs version 2"}};
     for (Object[] c : cases) {
       Forge f = new Forge();
       switch ((String) c[0]) {

@@ -9,13 +9,17 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
 
-/** Keeps runtime/docs/feature-frame-v1.md honest: its worked example is what the codec writes and reads. */
+/** Keeps runtime/docs/feature-frame-v1.md and -v2.md honest: their worked examples are what the codec writes and reads. */
 class FeatureFrameDocTest {
 
   private static byte[] documentedExample() throws Exception {
-    String doc = Files.readString(Path.of(System.getProperty("splitrt.repo"), "runtime", "docs", "feature-frame-v1.md"));
-    int begin = doc.indexOf("<!-- hex-example:begin -->");
-    int end = doc.indexOf("<!-- hex-example:end -->");
+    return example("feature-frame-v1.md", "hex-example");
+  }
+
+  private static byte[] example(String file, String marker) throws Exception {
+    String doc = Files.readString(Path.of(System.getProperty("splitrt.repo"), "runtime", "docs", file));
+    int begin = doc.indexOf("<!-- " + marker + ":begin -->");
+    int end = doc.indexOf("<!-- " + marker + ":end -->");
     assertThat(begin).as("hex example markers in the doc").isGreaterThanOrEqualTo(0);
     assertThat(end).isGreaterThan(begin);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -56,5 +60,36 @@ class FeatureFrameDocTest {
     float[] y = new float[6];
     f.dequantizeInto(FloatBuffer.wrap(y));
     assertThat(y).containsExactly(VALUES);
+  }
+
+  @Test
+  void versionTwoDocRepeatsTheVersionOneExampleUnchanged() throws Exception {
+    assertThat(example("feature-frame-v2.md", "hex-example-v1")).isEqualTo(documentedExample());
+  }
+
+  private static final float[] THREE_RANGE_VALUES = {-6f, 0f, 0.5f, 1f, 1.5f, 0.5f, 1f, 10f};
+  private static final CodecSpec THREE_RANGE = new CodecSpec(2, Granularity.THREE_RANGE, false, Entropy.NONE);
+
+  @Test
+  void encoderWritesTheDocumentedThreeRangeExampleByteForByte() throws Exception {
+    byte[] doc = example("feature-frame-v2.md", "hex-example-v2");
+    assertThat(doc).hasSize(127);
+    byte[] m = new FeatureEncoder(THREE_RANGE, new int[] {1, 8}).encode(exampleHeader(), FloatBuffer.wrap(THREE_RANGE_VALUES));
+    assertThat(HexFormat.of().formatHex(m)).isEqualTo(HexFormat.of().formatHex(doc));
+  }
+
+  @Test
+  void decoderReadsTheDocumentedThreeRangeExample() throws Exception {
+    FeatureFrame f = new FeatureDecoder(8).decode(example("feature-frame-v2.md", "hex-example-v2"));
+    assertThat(f.header()).isEqualTo(exampleHeader());
+    assertThat(f.codec()).isEqualTo(THREE_RANGE);
+    assertThat(f.shape()).containsExactly(1, 8);
+    assertThat(f.scales()).containsExactly(1f, 0.75f, 1f);
+    assertThat(f.zeroPoints()).containsExactly(-6f, 0.375f, 10f);
+    assertThat(f.levels()).containsExactly(1, 2, 1);
+    assertThat(f.packed()).containsExactly(0x94, 0xe6);
+    float[] y = new float[8];
+    f.dequantizeInto(FloatBuffer.wrap(y));
+    assertThat(y).containsExactly(-6f, 0.375f, 0.375f, 1.125f, 1.125f, 0.375f, 1.125f, 10f);
   }
 }

@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
 
 /**
- * Writes FeatureFrame v1 messages field by field from the layout table of feature-frame-v1.md,
+ * Writes FeatureFrame messages field by field from the layout tables of feature-frame-v1.md and -v2.md,
  * independently of {@link FeatureEncoder}, so tests can forge any header. Defaults make a valid
  * 8-bit per-tensor frame of shape [1, 2, 2] with codes 0..3.
  */
@@ -32,6 +32,8 @@ final class Forge {
   Integer rank;
   Long paramCount;
   float[] params = {0.5f, -1f};
+  /** Three-range frames: u16 codes per range, written after the params (null: none). */
+  int[] levels;
   Long payloadLength;
   byte[] payload = {0, 1, 2, 3};
   boolean fixCrc = true;
@@ -50,6 +52,7 @@ final class Forge {
     for (long d : dims) b.putInt((int) d);
     b.putInt((int) (paramCount == null ? params.length / 2 : paramCount));
     for (float f : params) b.putFloat(f);
+    if (levels != null) for (int l : levels) b.putShort((short) l);
     b.putInt((int) (payloadLength == null ? payload.length : payloadLength));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.write(b.array(), 0, b.position());

@@ -157,8 +157,10 @@ class ModelRegistryTest {
       zero std                | std: [0.229, 0.224, 0.225]       | std: [0.229, 0, 0.225]           | input.std[1] is 0.0
       nhwc                    | layout: nchw                     | layout: nhwc                     | v1 supports only nchw
       pad value               | pad_value: 114                   | pad_value: 300                   | input.pad_value is 300
-      codec bits              | bits: 8                          | bits: 7                          | bottleneck.codec.bits is 7
-      granularity             | granularity: per_tensor          | granularity: per_row             | expected one of: per_tensor, per_channel
+      codec bits              | bits: 4                          | bits: 7                          | bottleneck.codec.bits is 7
+      granularity             | granularity: three_range_per_channel | granularity: per_row         | expected one of: per_tensor, per_channel
+      symmetric three-range   | symmetric: false                 | symmetric: true                  | bottleneck.codec.symmetric is true with granularity three_range_per_channel
+      entropy                 | entropy: zstd                    | entropy: lz4                     | expected one of: none, deflate, zstd
       labels count            | Bag, Ankle boot]                 | Bag]                             | labels has 9 names but tail.output.shape is [1, 10]
       duplicate label         | Bag, Ankle boot]                 | Bag, Bag]                        | contains 'Bag' twice
       top k                   | top_k: 3                         | top_k: 11                        | postprocess.top_k is 11, expected 1..10

@@ -2,6 +2,8 @@ package dev.splitrt.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.splitrt.codec.CodecSpec;
+import dev.splitrt.codec.Granularity;
 import dev.splitrt.config.BrokerConfig;
 import dev.splitrt.config.EdgeConfig;
 import dev.splitrt.edge.EdgeDaemon;
@@ -174,7 +176,9 @@ final class DemoCommand implements Callable<Integer> {
         writeAnnotated(model, labels, rs);
       }
     }
-    Double reference = metric(mf, "eval_subset", "split_8bit");
+    CodecSpec codec = edge.settings().codec();
+    String[] referenceName = new String[1];
+    Double reference = referenceFor(mf, codec, referenceName);
     LatencyHistogram.Snapshot latency = results.latency();
     double head = metrics.histogram("splitrt_edge_head_seconds", "").snapshot().p50();
     double tailMs = metrics.histogram("splitrt_tail_inference_seconds", "").snapshot().p50();
@@ -194,8 +198,9 @@ final class DemoCommand implements Callable<Integer> {
         .put("raw_bytes_per_frame", mf.input().width() * mf.input().height() * 3);
     if (mf.task() == ModelManifest.Task.CLASSIFICATION) o.put("accuracy", accuracy);
     else o.put("map50", map50).put("map50_95", map5095);
-    o.put("reference_accuracy", reference).put("broker", embedded ? "hivemq-ce-embedded " + url : url).put("backend", backendName)
-        .put("codec", edge.settings().codec().bits() + "-bit " + edge.settings().codec().granularity().name().toLowerCase(Locale.ROOT));
+    o.put("reference_accuracy", reference).put("reference_metric", referenceName[0])
+        .put("broker", embedded ? "hivemq-ce-embedded " + url : url).put("backend", backendName)
+        .put("codec", codec.label());
 
     String metricName = mf.task() == ModelManifest.Task.CLASSIFICATION ? "top-1 accuracy" : "mAP@0.5";
     Double measuredValue = mf.task() == ModelManifest.Task.CLASSIFICATION ? accuracy : map50;
@@ -208,7 +213,8 @@ final class DemoCommand implements Callable<Integer> {
     row("head / tail inference p50", String.format(Locale.ROOT, "%.2f / %.2f ms", head, tailMs));
     row("bytes per frame: feature / JPEG q90 / raw", String.format(Locale.ROOT, "%.0f / %.0f / %d", bytesPerFrame, source.meanJpegBytes(),
         mf.input().width() * mf.input().height() * 3));
-    row(metricName + " (card's split 8-bit figure)", measuredValue == null ? "not measured (custom --source)"
+    row(metricName + " (card: " + (referenceName[0] == null ? "no figure for " + codec.label() : referenceName[0]) + ")",
+        measuredValue == null ? "not measured (custom --source)"
         : String.format(Locale.ROOT, "%.2f %% (%s)", 100 * measuredValue, reference == null ? "n/a" : String.format(Locale.ROOT, "%.2f %%", 100 * reference)));
     if (mf.task() == ModelManifest.Task.DETECTION && measured) row("annotated frames", outDir().toString());
     if (json) System.out.println(o);
@@ -230,6 +236,25 @@ final class DemoCommand implements Callable<Integer> {
       Path image = model.resolve(model.manifest().eval().images()).resolve(item.file());
       Annotator.drawDetections(image, (Detections) r.prediction(), threshold, dir.resolve(String.format("frame-%06d.png", r.sequence())));
     }
+  }
+
+  /**
+   * The card's eval-subset figure for the codec the edge actually used: {@code metrics.default_codec}
+   * when it is the manifest's default codec (measured by {@code splitrt eval}), {@code split_8bit} for
+   * 8-bit per-tensor asymmetric (any entropy stage: lossless), otherwise none. {@code name[0]} gets its key.
+   */
+  static Double referenceFor(ModelManifest mf, CodecSpec codec, String[] name) {
+    if (codec.equals(CodecSpec.of(mf.bottleneck().codec())) && metric(mf, "default_codec", "eval_subset") != null
+        && codec.label().equals(String.valueOf(((Map<?, ?>) mf.metrics().get("default_codec")).get("codec")))) {
+      name[0] = "metrics.default_codec.eval_subset, " + codec.label();
+      return metric(mf, "default_codec", "eval_subset");
+    }
+    if (codec.bits() == 8 && codec.granularity() == Granularity.PER_TENSOR && !codec.symmetric()) {
+      name[0] = "metrics.eval_subset.split_8bit";
+      return metric(mf, "eval_subset", "split_8bit");
+    }
+    name[0] = null;
+    return null;
   }
 
   @SuppressWarnings("unchecked")

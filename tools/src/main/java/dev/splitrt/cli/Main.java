@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       EngineCommand.class,
       ProvisionCommand.class,
       ProfilesCommand.class,
+      EvalCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -1,0 +1,144 @@
+package dev.splitrt.cli;
+
+import dev.splitrt.codec.CodecSpec;
+import dev.splitrt.eval.CodecSweep;
+import dev.splitrt.eval.RateAccuracyReport;
+import dev.splitrt.infer.Backends;
+import dev.splitrt.infer.InferenceBackend;
+import dev.splitrt.infer.SessionOptions;
+import dev.splitrt.model.LoadedModel;
+import dev.splitrt.model.ModelManifest;
+import dev.splitrt.model.ModelRegistry;
+import dev.splitrt.profile.DeviceProfile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = {"Accuracy or mAP for (weights variant x bottleneck codec) through the runtime path (preprocess, head,",
+        "FeatureFrame encode/decode, tail, post-process) over the model's evaluation frames. Writes <model>-codecs.md,",
+        "<model>-codecs.csv and <model>-rate-accuracy.png into --out."})
+final class EvalCommand implements Callable<Integer> {
+
+  @Option(names = "--model", required = true, description = "Model id (a folder under models/).")
+  String modelId;
+
+  @Option(names = "--weights", split = ",", paramLabel = "VARIANT",
+      description = {"Weights variants, comma-separated or repeated (default: fp32). Each is 'fp32' (the manifest's files),",
+          "a folder holding head.onnx and/or tail.onnx (a missing one is the manifest's; named after the folder),",
+          "or NAME:HEAD.onnx:TAIL.onnx with '-' for the manifest's file."})
+  List<String> weights;
+
+  @Option(names = "--codecs", split = ",", paramLabel = "CODEC",
+      description = {"Codecs, comma-separated: 'all' (default: 8/6/4/2 bits x per_tensor/per_channel x sym/asym and",
+          "three_range[_per_channel], x none/deflate/zstd), 'default' (the manifest's), or labels such as",
+          "4b-per_channel-asym-zstd, 4b-three_range-none."})
+  List<String> codecs;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for the table, CSV and plot.")
+  Path out;
+
+  @Option(names = "--frames", defaultValue = "0", description = "Evaluate only the first N frames (default: all).")
+  int frames;
+
+  @Option(names = "--backend", defaultValue = "onnxruntime", description = "auto, tensorrt or onnxruntime (default ${DEFAULT-VALUE}).")
+  DeviceProfile.Backend backendName;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Inference threads per session (default: backend's choice).")
+  int threads;
+
+  @Override
+  public Integer call() throws Exception {
+    LoadedModel model = new ModelRegistry(RepoPaths.models()).load(modelId);
+    ModelManifest mf = model.manifest();
+    List<CodecSweep.Variant> variants = variants(model);
+    List<CodecSpec> specs = codecs(mf);
+    InferenceBackend backend = Backends.select(backendName);
+    int total = frames > 0 ? frames : -1;
+    CodecSweep.Result result;
+    try (ProgressBar bar = new ProgressBarBuilder().setTaskName(modelId).setInitialMax(total)
+        .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
+        .setUpdateIntervalMillis(500).build()) {
+      result = CodecSweep.run(model, backend, new SessionOptions(threads, "fp32"), variants, specs, frames, bar::stepTo);
+    }
+    RateAccuracyReport.Targets targets = targets(mf);
+    Files.createDirectories(out);
+    String md = "# " + mf.id() + ": bottleneck codecs\n\n"
+        + String.format(Locale.ROOT, "%d evaluation frames, backend %s. Bytes: whole FeatureFrame message (device id '%s'). "
+            + "Raw input %,d B; budget raw/40 = %,d B. \"meets both\": max bytes within the budget and %s at or above %.2f %%.%n%n",
+            result.rows().get(0).frames(), backend.name(), CodecSweep.DEVICE_ID, result.rawInputBytes(), targets.budgetBytes(),
+            result.metricName(), 100 * targets.floor())
+        + RateAccuracyReport.markdown(result, targets);
+    Files.writeString(out.resolve(mf.id() + "-codecs.md"), md, StandardCharsets.UTF_8);
+    Files.writeString(out.resolve(mf.id() + "-codecs.csv"), RateAccuracyReport.csv(result), StandardCharsets.UTF_8);
+    for (CodecSweep.Variant v : variants) {
+      String suffix = v.name().equals("fp32") ? "" : "-" + v.name();
+      RateAccuracyReport.plot(result, v.name(), targets, out.resolve(mf.id() + "-rate-accuracy" + suffix + ".png"));
+    }
+    System.out.println(md);
+    System.out.println("written: " + out.resolve(mf.id() + "-codecs.md") + ", -codecs.csv, -rate-accuracy*.png");
+    return 0;
+  }
+
+  /** Card figure unsplit FP32 on the eval subset; floor 1 pt (classifier) / 2 pt (detector) below; budget raw/40. */
+  static RateAccuracyReport.Targets targets(ModelManifest mf) {
+    double fp32 = Double.NaN;
+    if (mf.metrics() != null && mf.metrics().get("eval_subset") instanceof Map<?, ?> m && m.get("unsplit_fp32") instanceof Number n) {
+      fp32 = n.doubleValue();
+    }
+    double slack = mf.task() == ModelManifest.Task.CLASSIFICATION ? 0.01 : 0.02;
+    int raw = mf.input().width() * mf.input().height() * 3;
+    return new RateAccuracyReport.Targets(fp32, fp32 - slack, raw / 40);
+  }
+
+  private List<CodecSweep.Variant> variants(LoadedModel model) throws Errors.UserError {
+    List<CodecSweep.Variant> out = new ArrayList<>();
+    for (String w : weights == null || weights.isEmpty() ? List.of("fp32") : weights) {
+      if (w.equals("fp32")) {
+        out.add(CodecSweep.Variant.fp32());
+        continue;
+      }
+      String[] p = w.split(":");
+      if (p.length == 3) {
+        out.add(new CodecSweep.Variant(p[0], p[1].equals("-") ? null : Path.of(p[1]), p[2].equals("-") ? null : Path.of(p[2])));
+        continue;
+      }
+      Path dir = Path.of(w);
+      if (!Files.isDirectory(dir)) {
+        throw new Errors.UserError("--weights '" + w + "': not 'fp32', not a folder and not NAME:HEAD.onnx:TAIL.onnx");
+      }
+      Path head = dir.resolve("head.onnx");
+      Path tail = dir.resolve("tail.onnx");
+      if (!Files.isRegularFile(head) && !Files.isRegularFile(tail)) {
+        throw new Errors.UserError("--weights '" + w + "': the folder holds neither head.onnx nor tail.onnx");
+      }
+      out.add(new CodecSweep.Variant(dir.getFileName().toString(), Files.isRegularFile(head) ? head : null,
+          Files.isRegularFile(tail) ? tail : null));
+    }
+    return out;
+  }
+
+  private List<CodecSpec> codecs(ModelManifest mf) throws Errors.UserError {
+    List<CodecSpec> out = new ArrayList<>();
+    for (String c : codecs == null || codecs.isEmpty() ? List.of("all") : codecs) {
+      try {
+        if (c.equals("all")) out.addAll(CodecSweep.allCodecs());
+        else if (c.equals("default")) out.add(CodecSpec.of(mf.bottleneck().codec()));
+        else out.add(CodecSpec.parse(c));
+      } catch (IllegalArgumentException e) {
+        throw new Errors.UserError("--codecs: " + e.getMessage());
+      }
+    }
+    return out.stream().distinct().toList();
+  }
+}
