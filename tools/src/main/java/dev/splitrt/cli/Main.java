@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "SplitRT: split-computing runtime (edge head -> MQTT -> tail runner).",
     subcommands = {
+      QuantizeCommand.class,
       DemoCommand.class,
       EdgeCommand.class,
       TailCommand.class,
