@@ -36,14 +36,19 @@ public final class WeightsTable {
   /** Which part's weights are quantized in a row. */
   public enum Quantized { HEAD, TAIL, BOTH }
 
-  /** One weights setting: {@code bits} 32 (float), 8, 4 or 2; with or without SplitQuant first. */
-  public record Variant(int bits, boolean splitQuant) {
+  /**
+   * One setting: weights {@code bits} 32 (float), 8, 4 or 2; with or without SplitQuant first;
+   * {@code activations} null (float) or the calibration method of full INT8 Q/DQ (heads only).
+   */
+  public record Variant(int bits, boolean splitQuant, Calibrator.Method activations) {
     String label() {
-      return bits == 32 ? "FP32" : "INT" + bits;
+      String w = bits == 32 ? "FP32" : "INT" + bits;
+      return activations == null ? w : w + " + INT8 activations (" + activations.name().toLowerCase(Locale.ROOT) + ")";
     }
 
-    ModelProto apply(ModelProto m) {
+    ModelProto apply(ModelProto m, List<float[]> calibration) throws OrtException {
       ModelProto s = splitQuant ? SplitQuant.transform(m) : m;
+      if (activations != null) s = Calibrator.insertQdq(s, Calibrator.collect(s, calibration).thresholds(activations));
       return bits == 32 ? s : WeightQuantizer.quantize(s, bits);
     }
   }
@@ -52,9 +57,11 @@ public final class WeightsTable {
   public record Row(Quantized quantized, Variant variant, double metric, double map50to95) {}
 
   /** The measured rows plus what they were measured on. */
-  public record Table(String modelId, String task, int frames, String codec, List<Row> rows) {}
+  public record Table(String modelId, String task, int frames, int calibrationFrames, String codec, List<Row> rows) {}
 
-  private static final Variant FP32 = new Variant(32, false);
+  /** Frames (the first of eval/) the INT8 Q/DQ heads are calibrated on. */
+  public static final int CALIBRATION_FRAMES = 64;
+  private static final Variant FP32 = new Variant(32, false, null);
   private static final int[] BITS = {32, 8, 4, 2};
 
   private WeightsTable() {}
@@ -67,7 +74,13 @@ public final class WeightsTable {
     ModelProto head = Onnx.read(m.head().file());
     ModelProto tail = Onnx.read(m.tail().file());
     List<Variant> variants = new ArrayList<>();
-    for (int b : BITS) for (boolean sq : new boolean[] {false, true}) variants.add(new Variant(b, sq));
+    for (int b : BITS) for (boolean sq : new boolean[] {false, true}) variants.add(new Variant(b, sq, null));
+    List<Variant> qdqHeads = new ArrayList<>();
+    for (Calibrator.Method cm : Calibrator.Method.values()) {
+      for (boolean sq : new boolean[] {false, true}) qdqHeads.add(new Variant(8, sq, cm));
+    }
+    List<float[]> calibration = items.subList(0, Math.min(CALIBRATION_FRAMES, items.size())).stream()
+        .map(EvalFrames.Item::input).toList();
 
     Map<Variant, OrtRunner> heads = new LinkedHashMap<>();
     Map<Variant, OrtRunner> tails = new LinkedHashMap<>();
@@ -88,6 +101,12 @@ public final class WeightsTable {
         metrics.computeIfAbsent(pair, k -> detection ? new MeanAveragePrecision() : new TopOneAccuracy());
       }
     }
+    for (Variant v : qdqHeads) {
+      rowPairs.add(List.of(v, FP32));
+      rowParts.add(Quantized.HEAD);
+      rowVariants.add(v);
+      metrics.computeIfAbsent(List.of(v, FP32), k -> detection ? new MeanAveragePrecision() : new TopOneAccuracy());
+    }
     CodecSpec codec = CodecSpec.of(mf.bottleneck().codec());
     int[] shape = mf.head().output().shape().stream().mapToInt(Integer::intValue).toArray();
     FeatureEncoder encoder = new FeatureEncoder(codec, shape);
@@ -95,8 +114,8 @@ public final class WeightsTable {
     Postprocessor post = Postprocessor.forModel(mf, true);
     try {
       for (List<Variant> pair : metrics.keySet()) {
-        if (!heads.containsKey(pair.get(0))) heads.put(pair.get(0), new OrtRunner(pair.get(0).apply(head), threads));
-        if (!tails.containsKey(pair.get(1))) tails.put(pair.get(1), new OrtRunner(pair.get(1).apply(tail), threads));
+        if (!heads.containsKey(pair.get(0))) heads.put(pair.get(0), new OrtRunner(pair.get(0).apply(head, calibration), threads));
+        if (!tails.containsKey(pair.get(1))) tails.put(pair.get(1), new OrtRunner(pair.get(1).apply(tail, calibration), threads));
       }
       long seq = 0;
       for (EvalFrames.Item it : items) {
@@ -136,7 +155,7 @@ public final class WeightsTable {
     }
     String codecText = codec.bits() + "-bit " + codec.granularity().name().toLowerCase(Locale.ROOT).replace('_', '-')
         + (codec.symmetric() ? " symmetric" : " asymmetric") + ", entropy " + codec.entropy().name().toLowerCase(Locale.ROOT);
-    return new Table(mf.id(), detection ? "detection" : "classification", items.size(), codecText, rows);
+    return new Table(mf.id(), detection ? "detection" : "classification", items.size(), calibration.size(), codecText, rows);
   }
 
   /** Writes {@code quantization-weights.md} and {@code quantization-weights.csv} into {@code dir}; returns the Markdown. */
@@ -155,10 +174,22 @@ public final class WeightsTable {
     if (det) md.append(" mAP@0.5:0.95 plain | mAP@0.5:0.95 SplitQuant |");
     md.append('\n');
     md.append("| --- | --- | ---: | ---: | ---: |").append(det ? " ---: | ---: |" : "").append('\n');
-    StringBuilder csv = new StringBuilder("model,quantized,weights,splitquant,frames,metric,value,map50_95\n");
+    StringBuilder csv = new StringBuilder("model,quantized,weights,activations,splitquant,frames,metric,value,map50_95\n");
+    boolean qdqHeader = false;
     for (int i = 0; i < t.rows().size(); i += 2) {
       Row plain = t.rows().get(i);
       Row sq = t.rows().get(i + 1);
+      if (plain.variant().activations() != null && !qdqHeader) {
+        qdqHeader = true;
+        md.append("\nFull INT8 Q/DQ heads (the TensorRT explicit-quantization layout: symmetric per-tensor INT8 ")
+            .append("activations on every Conv input, per-channel INT8 weights), calibrated on the first ")
+            .append(t.calibrationFrames()).append(" eval frames and measured on all ").append(t.frames())
+            .append(" (the calibration frames are among them), tail FP32:\n\n");
+        md.append("| quantized | weights | ").append(metric).append(" plain | ").append(metric).append(" SplitQuant | SplitQuant − plain |");
+        if (det) md.append(" mAP@0.5:0.95 plain | mAP@0.5:0.95 SplitQuant |");
+        md.append('\n');
+        md.append("| --- | --- | ---: | ---: | ---: |").append(det ? " ---: | ---: |" : "").append('\n');
+      }
       md.append("| ").append(plain.quantized().name().toLowerCase(Locale.ROOT).replace("both", "head+tail")).append(" | ")
           .append(plain.variant().label()).append(" | ").append(f(plain.metric())).append(" | ").append(f(sq.metric()))
           .append(" | ").append(String.format(Locale.ROOT, "%+.4f", sq.metric() - plain.metric())).append(" |");
@@ -166,7 +197,9 @@ public final class WeightsTable {
       md.append('\n');
       for (Row r : List.of(plain, sq)) {
         csv.append(t.modelId()).append(',').append(r.quantized().name().toLowerCase(Locale.ROOT)).append(',')
-            .append(r.variant().label().toLowerCase(Locale.ROOT)).append(',').append(r.variant().splitQuant()).append(',')
+            .append(r.variant().bits() == 32 ? "fp32" : "int" + r.variant().bits()).append(',')
+            .append(r.variant().activations() == null ? "fp32" : "int8-" + r.variant().activations().name().toLowerCase(Locale.ROOT))
+            .append(',').append(r.variant().splitQuant()).append(',')
             .append(t.frames()).append(',').append(det ? "map50" : "top1").append(',').append(f(r.metric())).append(',')
             .append(det ? f(r.map50to95()) : "").append('\n');
       }
