@@ -14,10 +14,11 @@ import picocli.CommandLine.Command;
       EdgeCommand.class,
       TailCommand.class,
       ModelsCommand.class,
-      EngineCommand.class,
-      ProvisionCommand.class,
       ProfilesCommand.class,
+      EngineCommand.class,
+      QuantizeCommand.class,
       EvalCommand.class,
+      ProvisionCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
