@@ -119,12 +119,22 @@ public final class CodecSweep {
    */
   public static Result run(LoadedModel model, InferenceBackend backend, SessionOptions options, List<Variant> variants,
       List<CodecSpec> codecs, int maxFrames, IntConsumer progress) throws IOException, InferenceException {
+    return run(model, null, backend, options, variants, codecs, maxFrames, progress);
+  }
+
+  /**
+   * As {@link #run(LoadedModel, InferenceBackend, SessionOptions, List, List, int, IntConsumer)} over
+   * {@code evalSet} (a folder of frames + labels.json, e.g. a whole test split written by
+   * models/recipes/export_test_split.py) instead of the model's committed eval subset; null = the subset.
+   */
+  public static Result run(LoadedModel model, Path evalSet, InferenceBackend backend, SessionOptions options, List<Variant> variants,
+      List<CodecSpec> codecs, int maxFrames, IntConsumer progress) throws IOException, InferenceException {
     ModelManifest mf = model.manifest();
-    if (mf.eval() == null) {
+    if (evalSet == null && mf.eval() == null) {
       throw new IOException(model.dir().resolve("model.yaml") + ": no 'eval' section; the sweep needs evaluation frames");
     }
-    EvalLabels labels = EvalLabels.read(model.resolve(mf.eval().labels()));
-    Path images = model.resolve(mf.eval().images());
+    EvalLabels labels = EvalLabels.read(evalSet != null ? evalSet.resolve("labels.json") : model.resolve(mf.eval().labels()));
+    Path images = evalSet != null ? evalSet : model.resolve(mf.eval().images());
     checkOrder(labels, images);
     int frames = maxFrames > 0 ? Math.min(maxFrames, labels.items().size()) : labels.items().size();
     boolean detection = mf.task() == ModelManifest.Task.DETECTION;

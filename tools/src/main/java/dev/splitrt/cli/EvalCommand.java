@@ -48,6 +48,10 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for the table, CSV and plot.")
   Path out;
 
+  @Option(names = "--eval-set", paramLabel = "DIR", description = {"Frames + labels.json to measure on instead of the model's eval subset,",
+      "e.g. a whole test split from models/recipes/export_test_split.py; figures are then compared with the card's test-split ones."})
+  Path evalSet;
+
   @Option(names = "--frames", defaultValue = "0", description = "Evaluate only the first N frames (default: all).")
   int frames;
 
@@ -69,9 +73,9 @@ final class EvalCommand implements Callable<Integer> {
     try (ProgressBar bar = new ProgressBarBuilder().setTaskName(modelId).setInitialMax(total)
         .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
         .setUpdateIntervalMillis(500).build()) {
-      result = CodecSweep.run(model, backend, new SessionOptions(threads, "fp32"), variants, specs, frames, bar::stepTo);
+      result = CodecSweep.run(model, evalSet, backend, new SessionOptions(threads, "fp32"), variants, specs, frames, bar::stepTo);
     }
-    RateAccuracyReport.Targets targets = targets(mf);
+    RateAccuracyReport.Targets targets = targets(mf, evalSet == null ? "eval_subset" : "test");
     Files.createDirectories(out);
     String md = "# " + mf.id() + ": bottleneck codecs\n\n"
         + String.format(Locale.ROOT, "%d evaluation frames, backend %s. Bytes: whole FeatureFrame message (device id '%s'). "
@@ -90,10 +94,10 @@ final class EvalCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** Card figure unsplit FP32 on the eval subset; floor 1 pt (classifier) / 2 pt (detector) below; budget raw/40. */
-  static RateAccuracyReport.Targets targets(ModelManifest mf) {
+  /** Card figure unsplit FP32 of {@code group} (eval_subset | test); floor 1 pt (classifier) / 2 pt (detector) below; budget raw/40. */
+  static RateAccuracyReport.Targets targets(ModelManifest mf, String group) {
     double fp32 = Double.NaN;
-    if (mf.metrics() != null && mf.metrics().get("eval_subset") instanceof Map<?, ?> m && m.get("unsplit_fp32") instanceof Number n) {
+    if (mf.metrics() != null && mf.metrics().get(group) instanceof Map<?, ?> m && m.get("unsplit_fp32") instanceof Number n) {
       fp32 = n.doubleValue();
     }
     double slack = mf.task() == ModelManifest.Task.CLASSIFICATION ? 0.01 : 0.02;
