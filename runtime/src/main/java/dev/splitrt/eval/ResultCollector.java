@@ -96,6 +96,30 @@ public final class ResultCollector {
     return latency.snapshot();
   }
 
+  /** Top-1 (classification) or mAP (detection) of the results collected so far; NaN for what the task does not have. */
+  public record Score(double top1, double map50, double map50to95) {}
+
+  /**
+   * Scores the distinct results against {@code labels}, taking frame {@code sequence % labels} as the
+   * truth of each result (a looped source repeats the evaluation set in order).
+   */
+  public Score score(EvalLabels labels) {
+    List<EvalLabels.Item> items = labels.items();
+    TopOneAccuracy top1 = new TopOneAccuracy();
+    MeanAveragePrecision map = new MeanAveragePrecision();
+    boolean detection = false;
+    for (Result r : results.values()) {
+      EvalLabels.Item truth = items.get((int) Long.remainderUnsigned(r.sequence(), items.size()));
+      if (r.prediction() instanceof Classification c) {
+        top1.add(c.topK().get(0).label(), truth.label());
+      } else {
+        detection = true;
+        map.add((Detections) r.prediction(), truth.boxes());
+      }
+    }
+    return detection ? new Score(Double.NaN, map.map50(), map.map50to95()) : new Score(top1.value(), Double.NaN, Double.NaN);
+  }
+
   /** Waits until at least {@code n} distinct results arrived. */
   public boolean awaitCount(int n, long timeoutMillis) throws InterruptedException {
     long end = System.currentTimeMillis() + timeoutMillis;

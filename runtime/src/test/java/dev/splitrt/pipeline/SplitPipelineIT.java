@@ -7,17 +7,13 @@ import dev.splitrt.edge.EdgeDaemon;
 import dev.splitrt.edge.EdgeSettings;
 import dev.splitrt.edge.EdgeStats;
 import dev.splitrt.eval.EvalLabels;
-import dev.splitrt.eval.MeanAveragePrecision;
 import dev.splitrt.eval.ResultCollector;
-import dev.splitrt.eval.TopOneAccuracy;
 import dev.splitrt.infer.Backends;
 import dev.splitrt.infer.InferenceBackend;
 import dev.splitrt.metrics.MetricsRegistry;
 import dev.splitrt.model.LoadedModel;
 import dev.splitrt.model.ModelManifest;
 import dev.splitrt.model.ModelRegistry;
-import dev.splitrt.tail.Classification;
-import dev.splitrt.tail.Detections;
 import dev.splitrt.tail.TailRunner;
 import dev.splitrt.testsupport.Mosquitto;
 import dev.splitrt.transport.EmbeddedHiveMq;
@@ -49,7 +45,7 @@ class SplitPipelineIT {
     Mosquitto.assumeAvailable();
     try (Mosquitto broker = Mosquitto.start(dir)) {
       LoadedModel model = registry.load("fs-bottlefit-cls");
-      Run run = run(broker.url(), model, model.resolve("eval").toString(), 1, Duration.ofSeconds(120));
+      Run run = run(broker.url(), model, model.resolve("eval").toString(), Duration.ofSeconds(120));
       assertThat(run.stats.captured()).isEqualTo(300);
       assertThat(run.stats.dropped()).isZero();
       assertThat(run.results.count()).isEqualTo(300);
@@ -64,7 +60,7 @@ class SplitPipelineIT {
   void detectorThroughEmbeddedHiveMqMatchesTheCardsSplit8BitMap(@TempDir Path dir) throws Exception {
     try (EmbeddedHiveMq broker = EmbeddedHiveMq.start(0, dir.resolve("hivemq"))) {
       LoadedModel model = registry.load("fs-leyolo-nano-det");
-      Run run = run(broker.url(), model, model.resolve("eval").toString(), 1, Duration.ofSeconds(180));
+      Run run = run(broker.url(), model, model.resolve("eval").toString(), Duration.ofSeconds(180));
       assertThat(run.results.count()).isEqualTo(200);
       double card = metric(model, "split_8bit");
       System.out.printf("detector via hivemq: mAP@0.5 %.4f, card %.4f%n", run.score, card);
@@ -93,7 +89,7 @@ class SplitPipelineIT {
         }
       });
       restarter.start();
-      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=60", 1, Duration.ofSeconds(120), Duration.ofMillis(4_000));
+      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=60", Duration.ofSeconds(120), Duration.ofMillis(4_000));
       restarter.join();
       Set<Long> missing = new TreeSet<>();
       for (long s = 0; s < run.stats.captured(); s++) missing.add(s);
@@ -141,7 +137,7 @@ class SplitPipelineIT {
     try (EmbeddedHiveMq broker = EmbeddedHiveMq.start(0, dir.resolve("hivemq"))) {
       LoadedModel model = registry.load("fs-leyolo-nano-det");
       // 1,000 frames/s paced ("live") against a head that takes milliseconds: the queue must overflow.
-      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=1000", 1, Duration.ofSeconds(120));
+      Run run = run(broker.url(), model, model.resolve("eval") + "?fps=1000", Duration.ofSeconds(120));
       EdgeStats s = run.stats;
       System.out.printf("live overload: captured %d, accepted %d, dropped %d, failed %d, results %d%n", s.captured(), s.accepted(),
           s.dropped(), s.failed(), run.results.count());
@@ -176,15 +172,15 @@ class SplitPipelineIT {
   private record Run(EdgeStats stats, ResultCollector results, double score, long edgeReconnects) {}
 
   /** Starts a tail runner, a result collector and an edge daemon over {@code source}; returns when all results are in. */
-  private Run run(String url, LoadedModel model, String source, int tailWorkers, Duration timeout) throws Exception {
-    return run(url, model, source, tailWorkers, timeout, Duration.ofMillis(800));
+  private Run run(String url, LoadedModel model, String source, Duration timeout) throws Exception {
+    return run(url, model, source, timeout, Duration.ofMillis(800));
   }
 
   /**
    * {@code edgeBackoffMin}: the restart test makes the device's first retry come after the subscribers'
    * (they retry at least once a second), so the order does not depend on jitter.
    */
-  private Run run(String url, LoadedModel model, String source, int tailWorkers, Duration timeout, Duration edgeBackoffMin)
+  private Run run(String url, LoadedModel model, String source, Duration timeout, Duration edgeBackoffMin)
       throws Exception {
     MetricsRegistry metrics = new MetricsRegistry();
     try (MqttLink tailLink = MqttLink.start(settings(url, "tail-" + model.manifest().id()).withSessionExpiry(600), null);
@@ -215,20 +211,10 @@ class SplitPipelineIT {
   }
 
   private static double score(LoadedModel model, ResultCollector results) throws Exception {
-    EvalLabels labels = EvalLabels.read(model.resolve(model.manifest().eval().labels()));
-    if (model.manifest().task() == ModelManifest.Task.CLASSIFICATION) {
-      TopOneAccuracy acc = new TopOneAccuracy();
-      for (ResultCollector.Result r : results.results()) {
-        acc.add(((Classification) r.prediction()).topK().get(0).label(), labels.items().get((int) (r.sequence() % labels.items().size())).label());
-      }
-      return acc.value();
-    }
-    MeanAveragePrecision map = new MeanAveragePrecision();
-    for (ResultCollector.Result r : results.results()) {
-      map.add((Detections) r.prediction(), labels.items().get((int) (r.sequence() % labels.items().size())).boxes());
-    }
-    return map.map50();
+    ResultCollector.Score s = results.score(EvalLabels.read(model.resolve(model.manifest().eval().labels())));
+    return model.manifest().task() == ModelManifest.Task.CLASSIFICATION ? s.top1() : s.map50();
   }
+
 
   @SuppressWarnings("unchecked")
   private static double metric(LoadedModel model, String key) {

@@ -10,9 +10,7 @@ import dev.splitrt.edge.EdgeDaemon;
 import dev.splitrt.edge.EdgeSettings;
 import dev.splitrt.edge.EdgeStats;
 import dev.splitrt.eval.EvalLabels;
-import dev.splitrt.eval.MeanAveragePrecision;
 import dev.splitrt.eval.ResultCollector;
-import dev.splitrt.eval.TopOneAccuracy;
 import dev.splitrt.infer.Backends;
 import dev.splitrt.infer.InferenceBackend;
 import dev.splitrt.metrics.LatencyHistogram;
@@ -22,7 +20,6 @@ import dev.splitrt.model.ModelManifest;
 import dev.splitrt.model.ModelRegistry;
 import dev.splitrt.profile.DeviceProfile;
 import dev.splitrt.profile.DeviceProfiles;
-import dev.splitrt.tail.Classification;
 import dev.splitrt.tail.Detections;
 import dev.splitrt.tail.TailRunner;
 import dev.splitrt.transport.EmbeddedHiveMq;
@@ -158,21 +155,12 @@ final class DemoCommand implements Callable<Integer> {
     Double map50 = null;
     Double map5095 = null;
     if (measured) {
+      ResultCollector.Score score = results.score(labels);
       if (mf.task() == ModelManifest.Task.CLASSIFICATION) {
-        TopOneAccuracy acc = new TopOneAccuracy();
-        for (ResultCollector.Result r : rs) {
-          EvalLabels.Item item = labels.items().get((int) (r.sequence() % labels.items().size()));
-          acc.add(((Classification) r.prediction()).topK().get(0).label(), item.label());
-        }
-        accuracy = acc.value();
+        accuracy = score.top1();
       } else {
-        MeanAveragePrecision map = new MeanAveragePrecision();
-        for (ResultCollector.Result r : rs) {
-          EvalLabels.Item item = labels.items().get((int) (r.sequence() % labels.items().size()));
-          map.add((Detections) r.prediction(), item.boxes());
-        }
-        map50 = map.map50();
-        map5095 = map.map50to95();
+        map50 = score.map50();
+        map5095 = score.map50to95();
         writeAnnotated(model, labels, rs);
       }
     }
