@@ -34,11 +34,24 @@ import javax.net.ssl.TrustManagerFactory;
 final class BrokerProbe {
   enum Stage { UNREACHABLE, BROKER_UNTRUSTED, TLS_REFUSED, CONNECT_REFUSED, OK }
 
-  record Result(Stage stage, String detail, List<Integer> subackCodes) {}
+  record Result(Stage stage, String detail, List<Integer> subackCodes, TlsRefusal refusal) {
+    Result(Stage stage, String detail, List<Integer> subackCodes) {
+      this(stage, detail, subackCodes, TlsRefusal.NONE);
+    }
+  }
+
+  /** How long to wait after the handshake for a TLS 1.3 alert before sending CONNECT (a refusal normally comes in ms). */
+  static final int POST_HANDSHAKE_READ_MS = 1000;
 
   private BrokerProbe() {}
 
   static Result run(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters, int timeoutMs) {
+    return run(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, null);
+  }
+
+  /** {@code protocols}: the TLS versions to offer (null: the JVM's defaults, TLS 1.3 and 1.2). */
+  static Result run(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters, int timeoutMs,
+      String[] protocols) {
     URI uri = URI.create(url.replaceFirst("^mqtts://", "ssl://"));
     String host = uri.getHost();
     int port = uri.getPort() == -1 ? 8883 : uri.getPort();
@@ -59,10 +72,13 @@ final class BrokerProbe {
       closeQuietly(plain);
       return new Result(Stage.UNREACHABLE, "cannot reach " + host + ":" + port + " (" + e + ")", List.of());
     }
+    boolean sentCertificate = certFile != null;
+    boolean handshakeDone = false;
     try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, host, port, true)) {
       s.setSoTimeout(timeoutMs);
       SSLParameters p = s.getSSLParameters();
       p.setEndpointIdentificationAlgorithm("HTTPS");
+      if (protocols != null) p.setProtocols(protocols);
       s.setSSLParameters(p);
       try {
         s.startHandshake();
@@ -72,20 +88,34 @@ final class BrokerProbe {
           return new Result(Stage.BROKER_UNTRUSTED, "the broker's certificate is not trusted with the bundle's CA or does not name '"
               + host + "' (" + m + "): give the broker a certificate from this fleet's CA with '" + host + "' in its SAN", List.of());
         }
-        return new Result(Stage.TLS_REFUSED, "TLS handshake refused: " + m, List.of());
+        return refused("TLS handshake refused", e, sentCertificate);
+      }
+      handshakeDone = true;
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      // TLS 1.3: the broker judges our certificate after startHandshake() returned. The broker sends
+      // nothing before CONNECT, so a short read either times out (accepted) or brings the alert.
+      if ("TLSv1.3".equals(s.getSession().getProtocol())) {
+        s.setSoTimeout(Math.min(timeoutMs, POST_HANDSHAKE_READ_MS));
+        try {
+          int b = in.read();
+          if (b == -1) return afterHandshake(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, protocols,
+              new IOException("the broker closed the connection right after the handshake"), sentCertificate);
+          return new Result(Stage.CONNECT_REFUSED, "the broker sent data before CONNECT (byte 0x" + Integer.toHexString(b)
+              + "): is this an MQTT listener?", List.of());
+        } catch (SocketTimeoutException e) {
+          // nothing pending: the certificate was accepted
+        }
+        s.setSoTimeout(timeoutMs);
       }
       OutputStream out = s.getOutputStream();
-      DataInputStream in = new DataInputStream(s.getInputStream());
-      out.write(connect(clientId));
-      out.flush();
       int[] connack;
       try {
+        out.write(connect(clientId));
+        out.flush();
         connack = packet(in);
-      } catch (SSLException e) {
-        return new Result(Stage.TLS_REFUSED, "the broker refused this certificate after the handshake: " + e.getMessage(), List.of());
       } catch (IOException e) {
-        return new Result(Stage.TLS_REFUSED, "the broker closed the connection before CONNACK (" + e
-            + "): it refused this client certificate (expired, revoked or from another CA); see the broker log", List.of());
+        return afterHandshake(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, protocols, pendingAlert(s, in, e),
+            sentCertificate);
       }
       if (connack[0] != 0x20 || connack.length < 3) {
         return new Result(Stage.CONNECT_REFUSED, "the broker answered CONNECT with packet type 0x" + Integer.toHexString(connack[0]), List.of());
@@ -110,10 +140,68 @@ final class BrokerProbe {
       out.flush();
       return new Result(Stage.OK, "TLS handshake, CONNECT and SUBSCRIBE answered", codes);
     } catch (SSLException e) {
-      return new Result(Stage.TLS_REFUSED, "TLS refused: " + e.getMessage(), List.of());
+      if (handshakeDone) {
+        return afterHandshake(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, protocols, e, sentCertificate);
+      }
+      return refused("TLS refused", e, sentCertificate);
     } catch (IOException e) {
-      return new Result(Stage.TLS_REFUSED, "the connection failed during the MQTT exchange (" + e + ")", List.of());
+      if (handshakeDone) {
+        return afterHandshake(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, protocols, e, sentCertificate);
+      }
+      return new Result(Stage.TLS_REFUSED, "the connection failed during the TLS handshake (" + e + ")", List.of(), TlsRefusal.UNKNOWN);
     }
+  }
+
+  /**
+   * After an I/O failure past the handshake, the broker's alert may still sit unread in the socket
+   * (a write that hit the closed connection fails before the alert was read): read once more.
+   * Returns the exception that names the alert when there is one, else {@code failure}.
+   */
+  private static IOException pendingAlert(SSLSocket s, DataInputStream in, IOException failure) {
+    if (TlsRefusal.fromAlert(failure, true) != null || s.isClosed()) return failure;
+    try {
+      s.setSoTimeout(POST_HANDSHAKE_READ_MS);
+      while (in.read() != -1) {
+        // a refused client gets no MQTT bytes; drain until the alert or the end
+      }
+    } catch (IOException e) {
+      if (TlsRefusal.fromAlert(e, true) != null) return e;
+    }
+    return failure;
+  }
+
+  /**
+   * A failure after the handshake: named by the alert when one was read; else, when TLS 1.3 was in
+   * use, the same probe with TLS 1.2 only, where the broker refuses a certificate inside the handshake
+   * (so the alert cannot be lost to timing). When that one gets through, the original failure stands.
+   */
+  private static Result afterHandshake(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters,
+      int timeoutMs, String[] protocols, IOException failure, boolean sentCertificate) {
+    TlsRefusal r = TlsRefusal.fromAlert(failure, sentCertificate);
+    if (r != null) return refused("the broker refused this certificate after the handshake", failure, sentCertificate);
+    if (protocols == null) {
+      Result again = run(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, new String[] {"TLSv1.2"});
+      if (again.stage() == Stage.TLS_REFUSED && again.refusal() != TlsRefusal.UNKNOWN && again.refusal() != TlsRefusal.NONE) {
+        return new Result(Stage.TLS_REFUSED, again.detail() + " (asked again with TLS 1.2 after the TLS 1.3 connection broke: " + failure + ")",
+            List.of(), again.refusal());
+      }
+    }
+    return new Result(Stage.TLS_REFUSED, "the broker closed the connection after the TLS handshake (" + failure
+        + ") and sent no alert that could be read: it probably refused this client certificate (expired, revoked or from another CA); "
+        + "see the broker log", List.of(), TlsRefusal.UNKNOWN);
+  }
+
+  private static Result refused(String what, Exception e, boolean sentCertificate) {
+    TlsRefusal r = TlsRefusal.fromAlert(e, sentCertificate);
+    if (r == null) r = sentCertificate ? TlsRefusal.UNKNOWN : TlsRefusal.NO_CERTIFICATE;
+    String why = switch (r) {
+      case REVOKED -> " (the certificate is revoked: it is on the broker's CRL)";
+      case EXPIRED -> " (the certificate has expired, or a clock is wrong)";
+      case UNKNOWN_CA -> " (the certificate is not from a CA the broker trusts)";
+      case NO_CERTIFICATE -> " (the broker requires a client certificate)";
+      default -> "";
+    };
+    return new Result(Stage.TLS_REFUSED, what + ": " + e.getMessage() + why, List.of(), r);
   }
 
   private static SSLContext context(Path caFile, Path certFile, Path keyFile) throws Exception {
