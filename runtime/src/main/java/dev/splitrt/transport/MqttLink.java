@@ -18,7 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.SSLSocketFactory;
+import javax.net.SocketFactory;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttActionListener;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * a delay drawn from an exponential backoff ({@code backoffMin} doubling to {@code backoffMax}, full
  * jitter above the floor) and tries again, until {@link #close()}. Paho's automatic reconnect is off.
  * One WARN is logged per outage (cause and next delay), attempts in between at DEBUG, one INFO on
- * reconnect. The will (if any) is set on every connect.
+ * reconnect. The will (if any) is set on every connect. Every socket, plain or TLS, has TCP_NODELAY
+ * set ({@link NoDelaySockets}).
  *
  * <p><b>Session.</b> Every connect uses Clean Start with session expiry 0: the broker keeps no state
  * for this client between connections. The outbox below resends what the broker did not
@@ -146,7 +147,7 @@ public final class MqttLink implements AutoCloseable {
 
   private final MqttSettings settings;
   private final Will will;
-  private final SSLSocketFactory socketFactory;
+  private final SocketFactory socketFactory;
   private final String name;
   private final Object lock = new Object();
   private final TreeMap<Long, Entry> pending = new TreeMap<>();
@@ -164,7 +165,7 @@ public final class MqttLink implements AutoCloseable {
   private long acked;
   private long reconnects;
 
-  private MqttLink(MqttSettings settings, Will will, SSLSocketFactory socketFactory) {
+  private MqttLink(MqttSettings settings, Will will, SocketFactory socketFactory) {
     this.settings = settings;
     this.will = will;
     this.socketFactory = socketFactory;
@@ -182,10 +183,10 @@ public final class MqttLink implements AutoCloseable {
    * together: that is configuration, not an outage.
    */
   public static MqttLink start(MqttSettings s, Will will) {
-    SSLSocketFactory sf = null;
+    SocketFactory sf = new NoDelaySockets.Plain();
     if (s.tlsUrl()) {
       try {
-        sf = Pem.socketFactory(s.tls());
+        sf = new NoDelaySockets.Tls(Pem.socketFactory(s.tls()));
       } catch (IOException e) {
         throw new IllegalArgumentException("mqtt tls for client '" + s.clientId() + "': " + e.getMessage(), e);
       }
@@ -510,7 +511,7 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
-  private MqttConnectionOptions options() {
+  MqttConnectionOptions options() {
     MqttConnectionOptions o = new MqttConnectionOptions();
     // Clean sessions unless the settings ask the broker to keep this client's session (subscribers).
     o.setCleanStart(settings.sessionExpirySeconds() == 0);
@@ -528,8 +529,9 @@ public final class MqttLink implements AutoCloseable {
     if (will != null) {
       o.setWill(will.topic(), new MqttMessage(will.payload(), 1, will.retained(), null));
     }
-    if (socketFactory != null) {
-      o.setSocketFactory(socketFactory);
+    // Always our own factory, plain too: it turns Nagle off (see NoDelaySockets).
+    o.setSocketFactory(socketFactory);
+    if (settings.tlsUrl()) {
       o.setHttpsHostnameVerificationEnabled(true);
     }
     return o;
