@@ -39,10 +39,10 @@ cat > "$C/s/conf/logback.xml" <<'XML'
 </configuration>
 XML
 if ls "$QDQ"/*.onnx >/dev/null 2>&1; then cp "$QDQ"/*.onnx "$QDQ"/*.txt "$C/s/qdq/" 2>/dev/null || cp "$QDQ"/*.onnx "$C/s/qdq/"; else echo "no Q/DQ heads in $QDQ: the run skips INT8 (make them with tools/gpu/qdq.sh)"; fi
-# The zoo files the run reads, as this checkout has them (trt-run.sh checks the sent checkout against these).
+# The zoo files the run reads from the sent checkout, as this checkout has them (trt-run.sh checks them there).
 (cd "$SRC" && git rev-parse HEAD > "$C/s/source-commit.txt" && git ls-files models device-profiles \
-  | grep -E '^(device-profiles/|models/recipes/|models/fs-[^/]+/(model\.yaml|head\.onnx|tail\.onnx|reference/|eval/))' \
-  | xargs sha256sum > "$C/s/zoo-sums.txt")
+  | grep -E '^(models/recipes/|models/fs-[^/]+/(model\.yaml|head\.onnx|tail\.onnx|reference/|eval/))' \
+  | grep -v '^models/recipes/trt_eval.py$' | xargs sha256sum > "$C/s/zoo-sums.txt")   # trt_eval.py itself is carried
 PB=${PIECE_BYTES:-30000000}
 split -b "$PB" -d -a 2 "$PACK/pieces/a.tar.zst" "$C/p/a."
 split -b "$PB" -d -a 2 "$PACK/pieces/b.zst" "$C/p/b."
