@@ -15,7 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
@@ -134,7 +134,7 @@ public final class Spool implements AutoCloseable {
   private long fsyncs;
   private long bytesWritten;
   private long featureRecords;
-  private Consumer<Entry> onExpired = e -> {};
+  private BiConsumer<Entry, Outcome> onExpired = (e, o) -> {};
 
   private Spool(SpoolSettings settings, long epoch, Recovery recovery) {
     this.settings = settings;
@@ -183,8 +183,41 @@ public final class Spool implements AutoCloseable {
     return opened;
   }
 
+  /**
+   * Reads a spool folder without changing anything (no new epoch, no cut, no new segment): the
+   * identities of the features without an outcome, in order. For tools and tests.
+   */
+  public static List<Key> peek(Path dir) throws IOException {
+    List<Path> files;
+    try (Stream<Path> s = Files.list(dir)) {
+      files = s.filter(p -> p.getFileName().toString().matches("seg-\\d{20}\\.log")).sorted().toList();
+    }
+    Spool spool = new Spool(SpoolSettings.defaults(dir), 0, null);
+    try {
+      for (Path f : files) {
+        spool.recoverSegment(Long.parseLong(f.getFileName().toString().substring(4, 24)), f, new int[4], new long[1], false);
+      }
+      return new ArrayList<>(spool.live.keySet());
+    } finally {
+      for (Segment seg : spool.segments) seg.channel.close();
+    }
+  }
+
+  /** Peeks at the boot epoch last taken in {@code dir} (0 when none), without taking a new one. */
+  public static long lastEpoch(Path dir) throws IOException {
+    Path f = dir.resolve(BootEpoch.FILE);
+    if (!Files.exists(f)) return 0;
+    byte[] b = Files.readAllBytes(f);
+    return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(0) & 0xFFFF_FFFFL;
+  }
+
   private void recoverSegment(long id, Path f, int[] counts, long[] cut) throws IOException {
-    FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    recoverSegment(id, f, counts, cut, true);
+  }
+
+  private void recoverSegment(long id, Path f, int[] counts, long[] cut, boolean repair) throws IOException {
+    FileChannel ch = repair ? FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)
+        : FileChannel.open(f, StandardOpenOption.READ);
     long size = ch.size();
     Segment seg = new Segment(id, f, ch, size);
     ByteBuffer head = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
@@ -244,8 +277,10 @@ public final class Spool implements AutoCloseable {
     if (bad != null) {
       counts["torn".equals(bad) ? 2 : 3]++;
       cut[0] += size - p;
-      ch.truncate(p);
-      ch.force(true);
+      if (repair) {
+        ch.truncate(p);
+        ch.force(true);
+      }
       seg.size = p;
     }
     segments.addLast(seg);
@@ -271,7 +306,7 @@ public final class Spool implements AutoCloseable {
   }
 
   /** Called (under the spool's monitor) for each feature that expires; the delivery window counts them. */
-  public synchronized void onExpired(Consumer<Entry> listener) {
+  public synchronized void onExpired(BiConsumer<Entry, Outcome> listener) {
     this.onExpired = listener;
   }
 
@@ -406,7 +441,7 @@ public final class Spool implements AutoCloseable {
         .put((byte) outcome.id);
     write(rec);
     e.segment.live--;
-    if (outcome != Outcome.ANSWERED) onExpired.accept(e);
+    if (outcome != Outcome.ANSWERED) onExpired.accept(e, outcome);
     reclaim();
     return e;
   }

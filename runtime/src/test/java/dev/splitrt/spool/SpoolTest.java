@@ -191,7 +191,10 @@ class SpoolTest {
     Path dir = tmp.resolve("s");
     List<Entry> expired = new ArrayList<>();
     try (Spool s = Spool.open(settings(dir, 8192, 4096, FullPolicy.DROP_OLDEST))) {
-      s.onExpired(expired::add);
+      s.onExpired((e, why) -> {
+        assertThat(why).isEqualTo(Outcome.EXPIRED_SPOOL_FULL);
+        expired.add(e);
+      });
       for (long q = 0; q < 30; q++) {
         s.append(q, TOPIC, q, message(q, 900));
         assertThat(s.bytes()).as("after append %d", q).isLessThanOrEqualTo(8192);
@@ -212,7 +215,10 @@ class SpoolTest {
     List<Entry> expired = new ArrayList<>();
     try (Spool s = Spool.open(new SpoolSettings(dir, 1 << 20, 64 << 10, Duration.ofSeconds(10), Fsync.NEVER,
         Duration.ofMillis(50), FullPolicy.BLOCK))) {
-      s.onExpired(expired::add);
+      s.onExpired((e, why) -> {
+        assertThat(why).isEqualTo(Outcome.EXPIRED_MAX_AGE);
+        expired.add(e);
+      });
       long now = 100_000_000L;
       s.append(0, TOPIC, now - 11_000_000, message(0, 10));
       s.append(1, TOPIC, now - 9_000_000, message(1, 10));
