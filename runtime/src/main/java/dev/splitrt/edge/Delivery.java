@@ -303,7 +303,9 @@ public final class Delivery implements AutoCloseable {
     t.sent = true;
     t.resendAtNanos = 0;
     int attempt = ++t.attempts;
-    link.publish(e.topic, message, 1, false).whenComplete((ok, error) -> {
+    // The broker may drop it once it is older than the spool's max age: by then the edge expires it too.
+    long expiresAt = e.captureMicros / 1000 + spool.settings().maxAge().toMillis();
+    link.publish(e.topic, message, 1, false, expiresAt).whenComplete((ok, error) -> {
       if (error == null) {
         t.resendAtNanos = System.nanoTime() + timeoutNanos(attempt);
       } else if (error instanceof PublishRejectedException) {

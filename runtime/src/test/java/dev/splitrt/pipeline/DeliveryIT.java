@@ -136,6 +136,99 @@ class DeliveryIT {
     }
   }
 
+  /**
+   * A long broker outage at 15 fps against Mosquitto's defaults (max_queued_messages 1000): the
+   * spool collects more than 1,000 features, and after the broker returns the window, not a flushed
+   * outbox, feeds the tail: nothing lost, the link's outbox never holds more than the window, the
+   * spool stays under its bound. CI runs 80 s; {@code -Dsplitrt.longOutageSeconds=300} runs the
+   * 5-minute case of the issue.
+   */
+  @org.junit.jupiter.api.Test
+  void longOutageAt15FpsAgainstMosquittoDefaultsLosesNothingAndStaysBounded(@TempDir Path dir) throws Exception {
+    int outageSeconds = Integer.getInteger("splitrt.longOutageSeconds", 80);
+    LoadedModel model = new ModelRegistry(REPO.resolve("models")).load("fs-bottlefit-cls");
+    try (Mosquitto broker = Mosquitto.start(dir)) {
+      MetricsRegistry metrics = new MetricsRegistry();
+      long maxBytes = 32L << 20;
+      SpoolSettings ss = new SpoolSettings(dir.resolve("spool"), maxBytes, 1L << 20, Duration.ofMinutes(30),
+          SpoolSettings.Fsync.INTERVAL, Duration.ofMillis(50), SpoolSettings.FullPolicy.BLOCK);
+      Map<Long, AtomicInteger> answeredPerSequence = new ConcurrentHashMap<>();
+      int window = 64;
+      try (MqttLink tailLink = MqttLink.start(mqtt(broker.url(), "lo-tail").withSessionExpiry(600), null);
+           TailRunner tail = TailRunner.start(new TailRunner.Settings(FLEET, "lo-group", "lo-tail", 1, 0, false, 64),
+               List.of(model), backend, tailLink, metrics);
+           Spool spool = Spool.open(ss);
+           MqttLink edgeLink = MqttLink.start(mqtt(broker.url(), "edge-" + DEVICE), EdgeDaemon.will(FLEET, DEVICE));
+           Delivery delivery = new Delivery(spool, edgeLink, new Delivery.Settings(window, Duration.ofSeconds(5),
+               Duration.ofSeconds(20), Duration.ofSeconds(30)), FLEET, DEVICE, model.manifest().id(), metrics);
+           EdgeDaemon edge = EdgeDaemon.create(new EdgeSettings(DEVICE, FLEET, 0, 8, 0,
+                   new CodecSpec(8, Granularity.PER_TENSOR, false, Entropy.NONE)), model, backend,
+               FrameSources.open(model.resolve("eval") + "?fps=15&loop=0"), edgeLink, delivery, metrics)) {
+        assertThat(tailLink.awaitConnected(Duration.ofSeconds(15))).isTrue();
+        delivery.onAnswered(k -> answeredPerSequence.computeIfAbsent(k.sequence(), s -> new AtomicInteger())
+            .incrementAndGet());
+        delivery.start();
+        Thread.sleep(300);
+        edge.start();
+        long[] peak = new long[3]; // spool bytes, link outbox messages, unhealthy samples
+        Thread sampler = new Thread(() -> {
+          while (!Thread.currentThread().isInterrupted()) {
+            peak[0] = Math.max(peak[0], spool.bytes());
+            peak[1] = Math.max(peak[1], edgeLink.stats().outboxMessages());
+            if (!delivery.healthy()) peak[2]++;
+            try {
+              Thread.sleep(100);
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+        });
+        sampler.start();
+        Thread.sleep(3_000);
+        broker.kill();
+        Thread.sleep(outageSeconds * 1000L);
+        long spooled = spool.liveCount();
+        broker.restart();
+        Thread.sleep(5_000); // still streaming while it catches up
+        boolean drained = edge.stop(Duration.ofSeconds(180));
+        sampler.interrupt();
+        sampler.join();
+        EdgeStats stats = edge.stats();
+        Delivery.Counts c = delivery.counts();
+        Runtime rt = Runtime.getRuntime();
+        System.out.printf("long outage %d s at 15 fps: captured %d, accepted %d, dropped %d, spooled at the end of the "
+                + "outage %d, answered %d, expired %d, resent %d, duplicate results %d; peak spool %d bytes, peak link "
+                + "outbox %d messages, unhealthy samples %d, heap used %d MiB, RSS %s%n", outageSeconds,
+            stats.captured(), stats.accepted(), stats.dropped(), spooled, c.answered(), c.expired(), c.resent(),
+            c.duplicateResults(), peak[0], peak[1], peak[2], (rt.totalMemory() - rt.freeMemory()) >> 20, rss());
+        assertThat(spooled).as("more than Mosquitto's max_queued_messages waited in the spool")
+            .isGreaterThan(outageSeconds * 15L * 8 / 10);
+        assertThat(drained).isTrue();
+        assertThat(c.expired()).isZero();
+        Map<Long, Integer> wrong = new TreeMap<>();
+        answeredPerSequence.forEach((s, n) -> {
+          if (n.get() != 1) wrong.put(s, n.get());
+        });
+        assertThat(wrong).isEmpty();
+        assertThat((long) answeredPerSequence.size()).isEqualTo(stats.accepted());
+        assertThat(peak[0]).as("spool bytes bounded").isLessThanOrEqualTo(maxBytes);
+        assertThat(peak[1]).as("the link's outbox holds at most the window (+ the status message)")
+            .isLessThanOrEqualTo(window + 1);
+        assertThat(peak[2]).as("health degraded while features waited longer than 30 s").isPositive();
+        assertThat(delivery.healthy()).isTrue();
+      }
+    }
+  }
+
+  private static String rss() {
+    try {
+      return java.nio.file.Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS"))
+          .findFirst().map(l -> l.replaceAll("\\s+", " ")).orElse("?");
+    } catch (java.io.IOException e) {
+      return "?";
+    }
+  }
+
   private static MqttSettings mqtt(String url, String clientId) {
     MqttSettings d = MqttSettings.defaults(url, clientId);
     return new MqttSettings(d.url(), d.clientId(), null, null, null, d.keepAliveSeconds(), Duration.ofMillis(250),
