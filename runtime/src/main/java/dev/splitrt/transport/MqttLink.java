@@ -117,6 +117,8 @@ public final class MqttLink implements AutoCloseable {
     final CompletableFuture<Void> future = new CompletableFuture<>();
     int state = PENDING;
     long generation;
+    /** Wall-clock ms after which the broker may discard it (MQTT 5 Message Expiry Interval); 0 = never. */
+    long expiresAtMillis;
 
     Entry(long seq, String topic, byte[] payload, int qos, boolean retained, long bytes) {
       this.seq = seq;
@@ -229,6 +231,16 @@ public final class MqttLink implements AutoCloseable {
    */
   public CompletableFuture<Void> publish(String topic, byte[] payload, int qos, boolean retained)
       throws InterruptedException {
+    return publish(topic, payload, qos, retained, 0);
+  }
+
+  /**
+   * As {@link #publish(String, byte[], int, boolean)}, with an MQTT 5 Message Expiry Interval: the
+   * broker may discard the message once {@code expiresAtMillis} (wall clock) has passed; each send
+   * carries the seconds left (at least 1). 0 = no expiry.
+   */
+  public CompletableFuture<Void> publish(String topic, byte[] payload, int qos, boolean retained, long expiresAtMillis)
+      throws InterruptedException {
     int topicBytes = checkTopic(topic);
     if (payload == null) {
       throw new IllegalArgumentException("payload for topic '" + topic + "' is null");
@@ -258,6 +270,7 @@ public final class MqttLink implements AutoCloseable {
         throw new IllegalStateException(name + " was closed while publish to '" + topic + "' waited for outbox space");
       }
       e = new Entry(nextSeq++, topic, payload, qos, retained, bytes);
+      e.expiresAtMillis = expiresAtMillis;
       pending.put(e.seq, e);
       outboxBytesUsed += bytes;
       published++;
@@ -702,7 +715,12 @@ public final class MqttLink implements AutoCloseable {
           continue;
         }
         try {
-          c.client.publish(e.topic, new MqttMessage(e.payload, e.qos, e.retained, null), null, new Ack(e, c));
+          MqttProperties props = null;
+          if (e.expiresAtMillis > 0) {
+            props = new MqttProperties();
+            props.setMessageExpiryInterval(Math.max(1L, (e.expiresAtMillis - System.currentTimeMillis() + 999) / 1000));
+          }
+          c.client.publish(e.topic, new MqttMessage(e.payload, e.qos, e.retained, props), null, new Ack(e, c));
         } catch (MqttException ex) {
           sendFailed(e, c, ex);
         }

@@ -127,6 +127,20 @@ public final class Mosquitto implements AutoCloseable {
     process = null;
   }
 
+  /** SIGKILL (kill -9) and wait for the exit: no persistence file is written on the way out. */
+  public synchronized void kill() {
+    if (process == null) {
+      return;
+    }
+    process.destroyForcibly();
+    try {
+      process.waitFor(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    process = null;
+  }
+
   /** Starts again on the same port with the same config; stops first if running. */
   public synchronized void restart() throws IOException {
     stop();
