@@ -46,11 +46,14 @@ import org.slf4j.LoggerFactory;
  * reconnect. The will (if any) is set on every connect. Every socket, plain or TLS, has TCP_NODELAY
  * set ({@link NoDelaySockets}).
  *
- * <p><b>Session.</b> Every connect uses Clean Start with session expiry 0: the broker keeps no state
- * for this client between connections. The outbox below resends what the broker did not
- * acknowledge, and {@link #subscribe subscriptions} are sent again after every connect (before any
- * queued message is sent). Consequence: messages published while a subscriber is offline are not
- * queued for it by the broker (with a shared subscription the other members of the group get them).
+ * <p><b>Session.</b> The settings' session expiry decides ({@code session_expiry_seconds}). At 0 (the
+ * edge default) every connect uses Clean Start with session expiry 0: the broker keeps no state for
+ * this client between connections, and messages published while a subscriber is offline are not
+ * queued for it (with a shared subscription the other members of the group get them). Above 0 (tail
+ * runners: 3600) connects do not use Clean Start and the broker keeps the session, queued QoS 1
+ * messages included, for that many seconds after a disconnect. Either way the outbox below resends
+ * what the broker did not acknowledge, and {@link #subscribe subscriptions} are sent again after
+ * every connect (before any queued message is sent).
  *
  * <p><b>Outbox and delivery guarantee.</b> {@link #publish} puts the message into a bounded outbox
  * ({@code outboxBytes} counts payload plus topic bytes) and blocks the caller while it is full:
