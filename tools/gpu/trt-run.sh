@@ -6,11 +6,13 @@
 # 2. TrtRun build   - fp32/fp16 engines for head+tail of both zoo models, int8 Q/DQ heads (+ fp32 tail),
 #                     reference diffs, eval outputs, latency, inspector JSON
 # 3. TrtRun reuse   - a second JVM: every engine must be a cache hit
-# 4. TrtRun corrupt - two cached engines damaged, a third JVM must rebuild them and still match
-# 5. splitrt engine build (CLI): fp16 rebuild with layers, cache hits with latency, the INT8 Q/DQ head, and the
+# 4. TrtRun corrupt - two cached engines damaged (cls head fp32 truncated, cls head int8 random bytes with a
+#                     matching checksum), a third JVM must rebuild them and still match
+# 5. splitrt engine build (CLI): fp16 rebuild with layers, cache hits with latency, the INT8 Q/DQ heads, and the
 #    user error (int8 of the FP32 head) that must be one line and exit code 1
 # 6. scores (top-1 agreement, mAP) into OUT_DIR/score.json; inspector JSON into OUT_DIR/inspect.tar.gz
-# STEPS (default "build reuse corrupt cli"): the steps after prep to run, for a short device budget.
+# STEPS (default "build reuse corrupt cli"): the steps after prep to run, for a short device budget;
+# TRTRUN_OPTS: JVM options for TrtRun, e.g. -Dtrtrun.headOnly=fp16 (FP16 rows time the heads only).
 set -o pipefail
 C=$(cd "$1" && pwd); OUT=$2; REPO=$(pwd); W=/tmp/trt; STEPS=${STEPS:-build reuse corrupt cli}
 mkdir -p "$OUT" $W/view $W/eval $W/engines $W/inspect
@@ -28,14 +30,14 @@ for phase in build reuse corrupt; do
   case " $STEPS " in *" $phase "*) ;; *) echo "=== TrtRun $phase: not in STEPS, skipped" | tee -a $LOG; continue;; esac
   step "TrtRun $phase"
   s=$(date +%s%N)
-  bash "$C/go.sh" -Xmx8g -cp "$CP" TrtRun $phase $W/view $W/engines $W/eval "$OUT/$phase.json" "$C/qdq" $([ $phase = build ] && echo $W/inspect) 2>&1 | tee -a $LOG
+  bash "$C/go.sh" -Xmx8g ${TRTRUN_OPTS:-} -cp "$CP" TrtRun $phase $W/view $W/engines $W/eval "$OUT/$phase.json" "$C/qdq" $([ $phase = build ] && echo $W/inspect) 2>&1 | tee -a $LOG
   echo "TrtRun $phase rc=$? wall $(( ($(date +%s%N) - s) / 1000000 )) ms" | tee -a $LOG
 done
 cli() {
 step "splitrt engine build (CLI)"
 E() { bash "$C/go.sh" -Dsplitrt.repo=$W/view -cp "$CP" dev.splitrt.cli.EngineMain build --cache $W/engines "$@"; }
 E --model fs-bottlefit-cls --part head --precision fp16 --rebuild --layers --bench 2000 2>&1 | tee -a $LOG
-E --model fs-leyolo-nano-det --part tail --precision fp16 --bench 2000 2>&1 | tee -a $LOG
+E --model fs-leyolo-nano-det --part tail --precision fp32 --bench 2000 2>&1 | tee -a $LOG
 for id in fs-bottlefit-cls fs-leyolo-nano-det; do
   E --model $id --part head --precision int8 --onnx "$C/qdq/$id.head-int8.onnx" --layers --bench 2000 2>&1 | tee -a $LOG
 done
