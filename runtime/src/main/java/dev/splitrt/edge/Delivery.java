@@ -77,6 +77,8 @@ public final class Delivery implements AutoCloseable {
   private final Thread sender;
   private final Object signal = new Object();
   private volatile boolean closing;
+  /** Set by {@link #wake}, cleared by the sender before it scans: a wake-up during a scan is not lost. */
+  private boolean woken;
   private final LongAdder accepted;
   private final LongAdder answered;
   private final LongAdder expired;
@@ -232,6 +234,7 @@ public final class Delivery implements AutoCloseable {
 
   private void wake() {
     synchronized (signal) {
+      woken = true;
       signal.notifyAll();
     }
   }
@@ -256,6 +259,9 @@ public final class Delivery implements AutoCloseable {
           }
           nextExpiry = now + TimeUnit.SECONDS.toNanos(1);
         }
+        synchronized (signal) {
+          woken = false;
+        }
         due.clear();
         int[] inWindow = {0};
         spool.forEachLive(e -> {
@@ -273,7 +279,7 @@ public final class Delivery implements AutoCloseable {
         });
         for (Entry e : due) send(e);
         synchronized (signal) {
-          signal.wait(20);
+          if (!woken) signal.wait(20);
         }
       } catch (InterruptedException e) {
         return;
