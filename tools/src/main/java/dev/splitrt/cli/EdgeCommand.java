@@ -41,7 +41,7 @@ final class EdgeCommand implements Callable<Integer> {
     MetricsRegistry metrics = new MetricsRegistry();
     Daemons.Signals signals = new Daemons.Signals("splitrt-edge-shutdown");
     int code = 1;
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()));
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()), metrics);
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
              : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
