@@ -19,13 +19,29 @@ public record BrokerConfig(
     Integer backoffMaxMs,
     Integer maxInflight,
     Long outboxBytes,
-    Long sessionExpirySeconds) {
+    Long sessionExpirySeconds,
+    Integer stallTimeoutSeconds,
+    Long maxPacketBytes) {
 
   /** PEM files for mutual TLS; {@code caFile} alone verifies the broker only. */
   public record Tls(Path caFile, Path certFile, Path keyFile) {}
 
   public static BrokerConfig of(String url) {
-    return new BrokerConfig(url, null, null, null, null, null, null, null, null, null, null);
+    return new BrokerConfig(url, null, null, null, null, null, null, null, null, null, null, null, null);
+  }
+
+  /** Seconds with messages waiting and no acknowledgement before the link recycles its connection (default 30). */
+  public int stallTimeout() {
+    return stallTimeoutSeconds == null ? 30 : stallTimeoutSeconds;
+  }
+
+  /**
+   * A cap on the PUBLISH packets sent to this broker, below what its CONNACK announces (0 or absent =
+   * the broker's own limit only); e.g. 131072 for cloud brokers that refuse larger messages without
+   * saying so in CONNACK.
+   */
+  public long maxPacket() {
+    return maxPacketBytes == null ? 0 : maxPacketBytes;
   }
 
   public int keepAlive() {
@@ -75,6 +91,10 @@ public record BrokerConfig(
     if (outbox() < 64 * 1024) errors.add("'" + prefix + "outbox_bytes' must be >= 65536");
     if (sessionExpirySeconds != null && (sessionExpirySeconds < 0 || sessionExpirySeconds > 0xFFFFFFFFL)) {
       errors.add("'" + prefix + "session_expiry_seconds' must be 0..4294967295 (0 = clean sessions)");
+    }
+    if (stallTimeout() < 1 || stallTimeout() > 86_400) errors.add("'" + prefix + "stall_timeout_seconds' must be 1..86400");
+    if (maxPacket() != 0 && (maxPacket() < 1024 || maxPacket() > 268_435_460L)) {
+      errors.add("'" + prefix + "max_packet_bytes' must be 0 (the broker's limit) or 1024..268435460 (e.g. 131072)");
     }
     if (tls != null) {
       if (tls.caFile() == null) errors.add("'" + prefix + "tls.ca_file' is required when 'tls' is given");

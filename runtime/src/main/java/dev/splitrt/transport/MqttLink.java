@@ -18,6 +18,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import dev.splitrt.metrics.MetricsRegistry;
 import javax.net.SocketFactory;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttActionListener;
@@ -74,6 +76,19 @@ import org.slf4j.LoggerFactory;
  * handler must be quick and must not block on {@link #publish} (hand work off to another thread). An
  * exception from a handler is logged and the link carries on.
  *
+ * <p><b>Faults.</b> No thread of this link dies of an unexpected throwable: the sender, the connect
+ * loop, the completion thread and Paho's callbacks catch every {@link Throwable}, count it
+ * ({@code splitrt_mqtt_thread_failures_total}) and recover: the sender requeues the message and
+ * recycles the connection (as after a lost connection). A watchdog in the connect loop recycles a
+ * connection that is up with messages waiting but got no acknowledgement for
+ * {@code stallTimeout} ({@code splitrt_mqtt_watchdog_recycles_total}), and starts a new sender
+ * thread should one ever be gone. A message that was the oldest in flight each time the connection
+ * dropped before any acknowledgement, {@value #POISON_DROPS} times in a row, is refused with reason
+ * {@code connection_dropped} instead of blocking the outbox forever (seen with Mosquitto's deprecated
+ * {@code message_size_limit}: it answers PUBACK 0x95, which MQTT 5 does not allow in a PUBACK, and Paho
+ * drops the connection on it). Every refusal is counted: {@code splitrt_mqtt_publish_refused_total}
+ * and one counter per reason ({@code splitrt_mqtt_publish_refused_<reason>_total}).
+ *
  * <p><b>Close.</b> {@link #close()} sends a normal DISCONNECT (reason 0x00), so the broker discards
  * the will: a graceful shutdown publishes its own "offline" status before closing. Messages still in
  * the outbox fail their futures; call {@link #drain} first to wait for them.
@@ -83,6 +98,9 @@ public final class MqttLink implements AutoCloseable {
   private static final int CONNECT_TIMEOUT_S = 10;
   private static final long SUBSCRIBE_TIMEOUT_MS = 10_000;
   private static final AtomicLong THREADS = new AtomicLong();
+  /** Consecutive drops-before-any-ack with the same oldest message after which it is refused. */
+  static final int POISON_DROPS = 3;
+  private static final long WATCHDOG_TICK_MS = 250;
 
   /** The last will, published (QoS 1) by the broker when this link's connection dies without DISCONNECT. */
   public record Will(String topic, byte[] payload, boolean retained) {
@@ -106,6 +124,22 @@ public final class MqttLink implements AutoCloseable {
    */
   public record Stats(long published, long acked, long reconnects, int outboxMessages, long outboxBytes) {}
 
+  /**
+   * What a health endpoint needs: {@code connected}; whether the sender and connect-loop threads are
+   * alive; {@code waiting} messages in the outbox; {@code sinceProgressMillis} since the last
+   * acknowledgement (or since the outbox last became non-empty, or the last connect); {@code stalled}
+   * when messages wait and that exceeds the stall timeout; {@code sinceRefusalMillis} since the broker
+   * last refused a message (-1 never); the fault counters.
+   */
+  public record Health(boolean connected, boolean senderAlive, boolean connectLoopAlive, int waiting,
+                       long sinceProgressMillis, boolean stalled, long sinceRefusalMillis, long refused,
+                       long threadFailures, long watchdogRecycles) {
+    /** Connected, both threads alive and not stalled. */
+    public boolean healthy() {
+      return connected && senderAlive && connectLoopAlive && !stalled;
+    }
+  }
+
   private static final int PENDING = 0;
   private static final int INFLIGHT = 1;
   private static final int DONE = 2;
@@ -122,6 +156,8 @@ public final class MqttLink implements AutoCloseable {
     long generation;
     /** Wall-clock ms after which the broker may discard it (MQTT 5 Message Expiry Interval); 0 = never. */
     long expiresAtMillis;
+    /** Consecutive connections that dropped before any ack while this was the oldest in flight. */
+    int drops;
 
     Entry(long seq, String topic, byte[] payload, int qos, boolean retained, long bytes) {
       this.seq = seq;
@@ -141,6 +177,7 @@ public final class MqttLink implements AutoCloseable {
     final long generation;
     int window = 1;
     long maxPacket;
+    long acks;
     boolean lost;
     String lostCause;
 
@@ -160,7 +197,17 @@ public final class MqttLink implements AutoCloseable {
   private final Map<String, Sub> subs = new LinkedHashMap<>();
   private final ExecutorService completions;
   private final Thread loopThread;
-  private final Thread senderThread;
+  private volatile Thread senderThread;
+  private final String threadId;
+  private final MetricsRegistry metrics;
+  private final LongAdder threadFailures;
+  private final LongAdder watchdogRecycles;
+  private final LongAdder refusedTotal;
+  /** Package-private fault injection for tests: runs in the sender just before each Paho publish. */
+  volatile Runnable beforePublishForTests;
+  private long lastProgressNanos = System.nanoTime();
+  private long lastRefusalNanos;
+  private boolean everRefused;
   private long outboxBytesUsed;
   private long nextSeq;
   private long generations;
@@ -169,14 +216,25 @@ public final class MqttLink implements AutoCloseable {
   private long published;
   private long acked;
   private long reconnects;
+  private long lastMaxPacket;
 
-  private MqttLink(MqttSettings settings, Will will, SocketFactory socketFactory) {
+  private MqttLink(MqttSettings settings, Will will, SocketFactory socketFactory, MetricsRegistry metrics) {
     this.settings = settings;
+    this.metrics = metrics;
+    threadFailures = metrics.counter("splitrt_mqtt_thread_failures_total",
+        "Unexpected throwables caught in the MQTT link's threads (each recovered from)");
+    watchdogRecycles = metrics.counter("splitrt_mqtt_watchdog_recycles_total",
+        "Connections recycled because messages waited with no acknowledgement for the stall timeout");
+    refusedTotal = metrics.counter("splitrt_mqtt_publish_refused_total",
+        "Messages the broker refused for good (PUBACK reason >= 0x80, too large, connection dropped on them)");
+    metrics.gauge("splitrt_mqtt_connected", "1 while the MQTT link is connected", () -> connected() ? 1 : 0);
+    metrics.gauge("splitrt_mqtt_outbox_messages", "Messages waiting or in flight in the MQTT outbox", () -> stats().outboxMessages());
     this.will = will;
     this.socketFactory = socketFactory;
     this.name = "MQTT link '" + settings.clientId() + "' (" + settings.pahoUrl() + ")";
     long n = THREADS.incrementAndGet();
     String id = settings.clientId() + "-" + n;
+    this.threadId = id;
     this.completions = Executors.newSingleThreadExecutor(r -> daemon(r, "splitrt-mqtt-done-" + id));
     this.loopThread = daemon(this::connectLoop, "splitrt-mqtt-conn-" + id);
     this.senderThread = daemon(this::sendLoop, "splitrt-mqtt-send-" + id);
@@ -188,6 +246,11 @@ public final class MqttLink implements AutoCloseable {
    * together: that is configuration, not an outage.
    */
   public static MqttLink start(MqttSettings s, Will will) {
+    return start(s, will, new MetricsRegistry());
+  }
+
+  /** As {@link #start(MqttSettings, Will)}, with the link's counters and gauges in {@code metrics}. */
+  public static MqttLink start(MqttSettings s, Will will, MetricsRegistry metrics) {
     SocketFactory sf = new NoDelaySockets.Plain();
     if (s.tlsUrl()) {
       try {
@@ -196,7 +259,7 @@ public final class MqttLink implements AutoCloseable {
         throw new IllegalArgumentException("mqtt tls for client '" + s.clientId() + "': " + e.getMessage(), e);
       }
     }
-    MqttLink link = new MqttLink(s, will, sf);
+    MqttLink link = new MqttLink(s, will, sf, metrics);
     link.loopThread.start();
     link.senderThread.start();
     return link;
@@ -274,6 +337,9 @@ public final class MqttLink implements AutoCloseable {
       }
       e = new Entry(nextSeq++, topic, payload, qos, retained, bytes);
       e.expiresAtMillis = expiresAtMillis;
+      if (pending.isEmpty() && inflight.isEmpty()) {
+        lastProgressNanos = System.nanoTime(); // the watchdog measures waiting from here
+      }
       pending.put(e.seq, e);
       outboxBytesUsed += bytes;
       published++;
@@ -328,6 +394,36 @@ public final class MqttLink implements AutoCloseable {
     synchronized (lock) {
       return new Stats(published, acked, reconnects, pending.size() + inflight.size(), outboxBytesUsed);
     }
+  }
+
+  public Health health() {
+    synchronized (lock) {
+      long now = System.nanoTime();
+      int waiting = pending.size() + inflight.size();
+      long since = TimeUnit.NANOSECONDS.toMillis(now - lastProgressNanos);
+      boolean stalled = waiting > 0 && since > settings.stallTimeout().toMillis();
+      Thread sender = senderThread;
+      return new Health(current != null, sender.isAlive(), loopThread.isAlive() || closing, waiting, since, stalled,
+          everRefused ? TimeUnit.NANOSECONDS.toMillis(now - lastRefusalNanos) : -1, refusedTotal.sum(),
+          threadFailures.sum(), watchdogRecycles.sum());
+    }
+  }
+
+  /**
+   * The largest PUBLISH packet the current connection carries: the smaller of the broker's Maximum
+   * Packet Size (from CONNACK) and the configured cap; 0 when neither limits it. Known once connected;
+   * while offline, the last connection's value (0 before the first connect).
+   */
+  public long maxPacketBytes() {
+    synchronized (lock) {
+      return lastMaxPacket;
+    }
+  }
+
+  /** Bytes of a QoS 1 PUBLISH packet of {@code payloadBytes} on {@code topic}, as this link writes it. */
+  public static long publishPacketBytes(String topic, int payloadBytes) {
+    int topicBytes = checkTopic(topic);
+    return packetSize(topicBytes, payloadBytes, 1);
   }
 
   /** Waits until the outbox is empty (everything acknowledged or failed); false on timeout. */
@@ -397,43 +493,58 @@ public final class MqttLink implements AutoCloseable {
         Conn conn = null;
         String cause;
         try {
-          conn = connectOnce();
-          cause = null;
-        } catch (MqttException | RuntimeException e) {
-          cause = describe(e);
-        }
-        if (conn != null) {
-          int backlog;
-          synchronized (lock) {
-            backlog = pending.size() + inflight.size();
-            if (everConnected) {
-              reconnects++;
-            }
+          try {
+            conn = connectOnce();
+            cause = null;
+          } catch (MqttException | RuntimeException e) {
+            cause = describe(e);
           }
-          if (outageStart >= 0) {
-            log.info("{} reconnected after {} and {} attempt(s); {} message(s) to send", name,
-                seconds(System.nanoTime() - outageStart), attempts + 1, backlog);
-          } else if (!everConnected) {
-            log.info("{} connected ({} publishes in flight at most, broker max packet {})", name, conn.window,
-                conn.maxPacket == 0 ? "unlimited" : conn.maxPacket + " bytes");
-          }
-          everConnected = true;
-          outageStart = -1;
-          attempts = 0;
-          backoff.reset();
-          int unacked;
-          synchronized (lock) {
-            while (!closing && !conn.lost) {
-              lock.wait();
+          if (conn != null) {
+            int backlog;
+            synchronized (lock) {
+              backlog = pending.size() + inflight.size();
+              if (everConnected) {
+                reconnects++;
+              }
             }
-            if (closing) {
-              break;
+            if (outageStart >= 0) {
+              log.info("{} reconnected after {} and {} attempt(s); {} message(s) to send", name,
+                  seconds(System.nanoTime() - outageStart), attempts + 1, backlog);
+            } else if (!everConnected) {
+              log.info("{} connected ({} publishes in flight at most, max packet {})", name, conn.window,
+                  conn.maxPacket == 0 ? "unlimited" : conn.maxPacket + " bytes");
             }
-            cause = conn.lostCause;
-            unacked = pending.size() + inflight.size();
+            everConnected = true;
+            outageStart = -1;
+            attempts = 0;
+            backoff.reset();
+            String stall = watchConnection(conn);
+            if (stall != null) {
+              watchdogRecycles.increment();
+              log.warn("{}: {}; recycling the connection", name, stall);
+              connectionLost(conn, stall);
+            }
+            int unacked;
+            synchronized (lock) {
+              if (closing) {
+                break;
+              }
+              cause = conn.lostCause;
+              unacked = pending.size() + inflight.size();
+            }
+            closeClient(conn.client, false);
+            cause = "connection lost (" + cause + "); " + unacked + " unacknowledged message(s) will be resent";
           }
-          closeClient(conn.client, false);
-          cause = "connection lost (" + cause + "); " + unacked + " unacknowledged message(s) will be resent";
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Throwable t) {
+          // Whatever went wrong, the loop carries on: drop this connection and try again after a backoff.
+          threadFailure("connect loop", t);
+          if (conn != null) {
+            connectionLost(conn, "unexpected " + describe(t));
+            closeClient(conn.client, false);
+          }
+          cause = "unexpected " + t;
         }
         if (isClosing()) {
           break;
@@ -475,6 +586,42 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
+  /**
+   * The watchdog, while {@code conn} is up: returns when the connection is lost or the link closes
+   * (null), or with the reason to recycle it: messages waiting with no acknowledgement for the stall
+   * timeout. Also replaces a sender thread that is gone (it catches everything, so this is a last line).
+   */
+  private String watchConnection(Conn conn) throws InterruptedException {
+    long stallNanos = settings.stallTimeout().toNanos();
+    synchronized (lock) {
+      while (!closing && !conn.lost) {
+        lock.wait(WATCHDOG_TICK_MS);
+        if (closing || conn.lost) {
+          return null;
+        }
+        int waiting = pending.size() + inflight.size();
+        long idle = System.nanoTime() - lastProgressNanos;
+        if (waiting > 0 && idle > stallNanos) {
+          return "watchdog: " + waiting + " message(s) waiting and no acknowledgement for " + seconds(idle)
+              + " (stall timeout " + seconds(stallNanos) + ")";
+        }
+        if (!senderThread.isAlive()) {
+          threadFailures.increment();
+          log.error("{}: the sender thread is gone; starting a new one", name);
+          senderThread = daemon(this::sendLoop, "splitrt-mqtt-send-" + threadId);
+          senderThread.start();
+        }
+      }
+      return null;
+    }
+  }
+
+  private void threadFailure(String where, Throwable t) {
+    threadFailures.increment();
+    log.error("{}: unexpected {} in the {} ({} so far); recovering", name, t.getClass().getName(), where,
+        threadFailures.sum(), t);
+  }
+
   /** Connects a fresh Paho client and restores the subscriptions; returns it published as {@link #current}. */
   private Conn connectOnce() throws MqttException, InterruptedException {
     MqttAsyncClient client = new MqttAsyncClient(settings.pahoUrl(), settings.clientId(), new MemoryPersistence());
@@ -490,7 +637,9 @@ public final class MqttLink implements AutoCloseable {
       Integer receiveMax = p == null ? null : p.getReceiveMaximum();
       Long maxPacket = p == null ? null : p.getMaximumPacketSize();
       conn.window = Math.min(settings.maxInflight(), receiveMax == null ? 65535 : receiveMax);
-      conn.maxPacket = maxPacket == null ? 0 : maxPacket;
+      long brokerMax = maxPacket == null ? 0 : maxPacket;
+      long cap = settings.maxPacketBytes();
+      conn.maxPacket = brokerMax == 0 ? cap : cap == 0 ? brokerMax : Math.min(brokerMax, cap);
       Set<Sub> restored = Collections.newSetFromMap(new IdentityHashMap<>());
       while (true) {
         List<Sub> todo = new ArrayList<>();
@@ -508,6 +657,8 @@ public final class MqttLink implements AutoCloseable {
               throw new MqttException(MqttClientException.REASON_CODE_CONNECTION_LOST);
             }
             current = conn;
+            lastMaxPacket = conn.maxPacket;
+            lastProgressNanos = System.nanoTime(); // a fresh connection gets a whole stall timeout
             lock.notifyAll();
             return conn;
           }
@@ -521,7 +672,7 @@ public final class MqttLink implements AutoCloseable {
           restored.add(s);
         }
       }
-    } catch (MqttException | RuntimeException | InterruptedException e) {
+    } catch (Throwable e) {
       closeClient(client, false);
       throw e;
     }
@@ -536,6 +687,10 @@ public final class MqttLink implements AutoCloseable {
     o.setKeepAliveInterval(settings.keepAliveSeconds());
     o.setConnectionTimeout(CONNECT_TIMEOUT_S);
     o.setReceiveMaximum(settings.maxInflight());
+    if (settings.receiveMaxPacketBytes() > 0) {
+      // The broker must not send us anything larger: it drops such messages for this client instead.
+      o.setMaximumPacketSize(settings.receiveMaxPacketBytes());
+    }
     if (settings.username() != null) {
       o.setUserName(settings.username());
     }
@@ -592,14 +747,19 @@ public final class MqttLink implements AutoCloseable {
 
     @Override
     public void disconnected(MqttDisconnectResponse r) {
-      String cause;
-      if (r.getException() != null) {
-        cause = describe(r.getException());
-      } else {
-        cause = "broker sent DISCONNECT 0x" + Integer.toHexString(r.getReturnCode())
-            + (r.getReasonString() == null ? "" : " " + r.getReasonString());
+      String cause = "connection lost";
+      try {
+        if (r.getException() != null) {
+          cause = describe(r.getException());
+        } else {
+          cause = "broker sent DISCONNECT 0x" + Integer.toHexString(r.getReturnCode())
+              + (r.getReasonString() == null ? "" : " " + r.getReasonString());
+        }
+      } catch (Throwable t) {
+        threadFailure("disconnect callback", t);
+      } finally {
+        connectionLost(conn, cause);
       }
-      connectionLost(conn, cause);
     }
 
     @Override
@@ -609,7 +769,11 @@ public final class MqttLink implements AutoCloseable {
 
     @Override
     public void messageArrived(String topic, MqttMessage message) {
-      dispatch(topic, message.getPayload());
+      try {
+        dispatch(topic, message.getPayload());
+      } catch (Throwable t) {
+        threadFailure("message callback", t);
+      }
     }
 
     @Override
@@ -630,6 +794,7 @@ public final class MqttLink implements AutoCloseable {
 
   private void connectionLost(Conn conn, String cause) {
     List<Entry> dropped = new ArrayList<>();
+    Entry poisoned = null;
     synchronized (lock) {
       if (conn.lost) {
         return;
@@ -638,6 +803,27 @@ public final class MqttLink implements AutoCloseable {
       conn.lostCause = cause;
       if (current == conn) {
         current = null;
+      }
+      // The oldest message sent on this connection (Paho may have failed its token, and so requeued
+      // it, before telling us the connection is gone).
+      Entry oldest = null;
+      for (TreeMap<Long, Entry> m : List.of(inflight, pending)) {
+        for (Entry e : m.values()) {
+          if (e.generation == conn.generation && (oldest == null || e.seq < oldest.seq)) {
+            oldest = e;
+            break;
+          }
+        }
+      }
+      if (oldest != null && conn.acks > 0) {
+        oldest.drops = 0; // not "in a row" any more
+      } else if (oldest != null && oldest.qos > 0 && ++oldest.drops >= POISON_DROPS) {
+        // The same message heads every connection that dies before its first ack: the broker (or
+        // Paho) will not take it. Refuse it so the messages behind it can go.
+        inflight.remove(oldest.seq);
+        pending.remove(oldest.seq);
+        finishLocked(oldest, false);
+        poisoned = oldest;
       }
       for (Entry e : new ArrayList<>(inflight.values())) {
         if (e.generation != conn.generation) {
@@ -653,6 +839,12 @@ public final class MqttLink implements AutoCloseable {
         }
       }
       lock.notifyAll();
+    }
+    if (poisoned != null) {
+      refuse(poisoned, new PublishRejectedException(poisoned.topic, PublishRejectedException.CONNECTION_DROPPED, name
+          + ": the connection dropped before any acknowledgement " + POISON_DROPS + " times in a row while the message to '"
+          + poisoned.topic + "' (" + poisoned.payload.length + " bytes) was the oldest in flight (last: " + cause + "); "
+          + PublishRejectedException.describe(PublishRejectedException.CONNECTION_DROPPED)));
     }
     for (Entry e : dropped) {
       complete(e, new IllegalStateException(name + ": QoS 0 message to '" + e.topic
@@ -675,8 +867,6 @@ public final class MqttLink implements AutoCloseable {
     for (Sub s : matching) {
       try {
         s.handler().onMessage(topic, payload);
-      } catch (VirtualMachineError fatal) {
-        throw fatal;
       } catch (Throwable t) {
         log.warn("{}: handler for '{}' failed on a message from '{}' ({} bytes); the link carries on", name,
             s.filter(), topic, payload.length, t);
@@ -687,10 +877,10 @@ public final class MqttLink implements AutoCloseable {
   // ---------------------------------------------------------------- sender
 
   private void sendLoop() {
-    try {
-      while (true) {
-        Entry e;
-        Conn c;
+    while (true) {
+      Entry e = null;
+      Conn c = null;
+      try {
         PublishRejectedException tooLarge = null;
         synchronized (lock) {
           while (!closing && (current == null || pending.isEmpty() || inflight.size() >= current.window)) {
@@ -705,7 +895,8 @@ public final class MqttLink implements AutoCloseable {
           if (c.maxPacket > 0 && size > c.maxPacket) {
             finishLocked(e, false);
             tooLarge = new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' is " + size
-                + " bytes on the wire but the broker's maximum packet size is " + c.maxPacket + " bytes (0x95 "
+                + " bytes on the wire but the largest packet this connection carries is " + c.maxPacket
+                + " bytes (broker's Maximum Packet Size or the configured max_packet_bytes; 0x95 "
                 + PublishRejectedException.describe(0x95) + ")");
           } else {
             e.state = INFLIGHT;
@@ -714,8 +905,12 @@ public final class MqttLink implements AutoCloseable {
           }
         }
         if (tooLarge != null) {
-          complete(e, tooLarge);
+          refuse(e, tooLarge);
           continue;
+        }
+        Runnable fault = beforePublishForTests;
+        if (fault != null) {
+          fault.run();
         }
         try {
           MqttProperties props = null;
@@ -727,9 +922,31 @@ public final class MqttLink implements AutoCloseable {
         } catch (MqttException ex) {
           sendFailed(e, c, ex);
         }
+      } catch (InterruptedException ie) {
+        if (isClosing()) {
+          return; // close()
+        }
+      } catch (Throwable t) {
+        // E.g. a NullPointerException from inside Paho: put the message back and start a fresh connection.
+        threadFailure("sender", t);
+        try {
+          if (e != null && c != null) {
+            synchronized (lock) {
+              if (e.state == INFLIGHT && e.generation == c.generation) {
+                inflight.remove(e.seq);
+                e.state = PENDING;
+                pending.put(e.seq, e);
+              } else if (e.state == PENDING && !pending.containsKey(e.seq)) {
+                pending.put(e.seq, e);
+              }
+            }
+            connectionLost(c, "unexpected " + describe(t) + " in the sender");
+          }
+          Thread.sleep(100); // never a hot loop
+        } catch (Throwable again) {
+          threadFailures.increment();
+        }
       }
-    } catch (InterruptedException e) {
-      // close()
     }
   }
 
@@ -742,7 +959,7 @@ public final class MqttLink implements AutoCloseable {
         inflight.remove(e.seq);
         finishLocked(e, false);
       }
-      complete(e, new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' ("
+      refuse(e, new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' ("
           + e.payload.length + " bytes) is larger than the broker accepts (0x95 " + PublishRejectedException.describe(0x95) + ")"));
       return;
     }
@@ -780,24 +997,44 @@ public final class MqttLink implements AutoCloseable {
 
     @Override
     public void onSuccess(IMqttToken token) {
-      int[] codes = token.getReasonCodes();
-      int code = codes == null || codes.length == 0 ? 0 : codes[0];
-      boolean ok = e.qos == 0 || code < 0x80;
-      synchronized (lock) {
-        if (e.state == DONE) {
-          return;
+      try {
+        int[] codes = token.getReasonCodes();
+        int code = codes == null || codes.length == 0 ? 0 : codes[0];
+        boolean ok = e.qos == 0 || code < 0x80;
+        synchronized (lock) {
+          if (e.state == DONE) {
+            return;
+          }
+          inflight.remove(e.seq);
+          pending.remove(e.seq);
+          if (e.generation == conn.generation) {
+            conn.acks++;
+          }
+          lastProgressNanos = System.nanoTime();
+          finishLocked(e, ok);
         }
-        inflight.remove(e.seq);
-        pending.remove(e.seq);
-        finishLocked(e, ok);
+        if (ok) {
+          complete(e, null);
+        } else {
+          refuse(e, new PublishRejectedException(e.topic, code, name + ": the broker refused the message to '"
+              + e.topic + "' with reason 0x" + Integer.toHexString(code) + " (" + PublishRejectedException.describe(code)
+              + "); it is not retried"));
+        }
+      } catch (Throwable t) {
+        threadFailure("acknowledgement callback", t);
       }
-      complete(e, ok ? null : new PublishRejectedException(e.topic, code, name + ": the broker refused the message to '"
-          + e.topic + "' with reason 0x" + Integer.toHexString(code) + " (" + PublishRejectedException.describe(code)
-          + "); it is not retried"));
     }
 
     @Override
     public void onFailure(IMqttToken token, Throwable ex) {
+      try {
+        failed(ex);
+      } catch (Throwable t) {
+        threadFailure("acknowledgement callback", t);
+      }
+    }
+
+    private void failed(Throwable ex) {
       boolean drop = false;
       synchronized (lock) {
         if (e.state != INFLIGHT || e.generation != conn.generation) {
@@ -830,8 +1067,27 @@ public final class MqttLink implements AutoCloseable {
     lock.notifyAll();
   }
 
+  /** Counts a refusal (total and per reason), notes its time for health, and fails the future. */
+  private void refuse(Entry e, PublishRejectedException why) {
+    refusedTotal.increment();
+    metrics.counter("splitrt_mqtt_publish_refused_" + why.reason() + "_total",
+        "Messages refused: " + PublishRejectedException.describe(why.reasonCode())).increment();
+    synchronized (lock) {
+      lastRefusalNanos = System.nanoTime();
+      everRefused = true;
+    }
+    complete(e, why);
+  }
+
   private void complete(Entry e, Throwable failure) {
-    Runnable r = failure == null ? () -> e.future.complete(null) : () -> e.future.completeExceptionally(failure);
+    Runnable done = failure == null ? () -> e.future.complete(null) : () -> e.future.completeExceptionally(failure);
+    Runnable r = () -> {
+      try {
+        done.run();
+      } catch (Throwable t) {
+        threadFailure("completion thread", t);
+      }
+    };
     try {
       completions.execute(r);
     } catch (RejectedExecutionException closed) {
@@ -849,7 +1105,11 @@ public final class MqttLink implements AutoCloseable {
 
   /** Bytes of the PUBLISH packet Paho writes for this entry (no properties). */
   static long packetSize(Entry e) {
-    long remaining = 2L + (e.bytes - e.payload.length) + (e.qos > 0 ? 2 : 0) + 1 + e.payload.length;
+    return packetSize(e.bytes - e.payload.length, e.payload.length, e.qos);
+  }
+
+  static long packetSize(long topicBytes, long payloadBytes, int qos) {
+    long remaining = 2L + topicBytes + (qos > 0 ? 2 : 0) + 1 + payloadBytes;
     int lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
     return 1 + lengthBytes + remaining;
   }

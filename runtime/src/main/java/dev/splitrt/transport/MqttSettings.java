@@ -17,10 +17,25 @@ import java.util.Locale;
  * keep-alive off. {@code maxInflight} bounds the QoS 1 publishes awaiting a PUBACK (the broker's own
  * Receive Maximum lowers it further) and is sent to the broker as our Receive Maximum.
  * {@code outboxBytes} bounds the payload plus topic bytes held in the outbox.
+ * {@code stallTimeout}: the link's watchdog recycles a connection that is up, has messages waiting and
+ * got no acknowledgement for this long. {@code maxPacketBytes}: a cap on the PUBLISH packets this link
+ * sends, below the broker's own Maximum Packet Size (0 = only the broker's). {@code receiveMaxPacketBytes}:
+ * the Maximum Packet Size this client announces in CONNECT; the broker then drops (never sends) larger
+ * messages to it (0 = none announced).
  */
 public record MqttSettings(String url, String clientId, String username, String password, Tls tls,
                            int keepAliveSeconds, Duration backoffMin, Duration backoffMax,
-                           int maxInflight, long outboxBytes, long sessionExpirySeconds) {
+                           int maxInflight, long outboxBytes, long sessionExpirySeconds,
+                           Duration stallTimeout, long maxPacketBytes, long receiveMaxPacketBytes) {
+
+  /** Default {@link #stallTimeout}: well above a keep-alive round trip on a slow uplink. */
+  public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(30);
+
+  public MqttSettings(String url, String clientId, String username, String password, Tls tls, int keepAliveSeconds,
+                      Duration backoffMin, Duration backoffMax, int maxInflight, long outboxBytes, long sessionExpirySeconds) {
+    this(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight, outboxBytes,
+        sessionExpirySeconds, DEFAULT_STALL_TIMEOUT, 0, 0);
+  }
 
   /** Clean sessions: the broker keeps nothing for this client while it is away. */
   public MqttSettings(String url, String clientId, String username, String password, Tls tls, int keepAliveSeconds,
@@ -36,7 +51,25 @@ public record MqttSettings(String url, String clientId, String username, String 
    */
   public MqttSettings withSessionExpiry(long seconds) {
     return new MqttSettings(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight,
-        outboxBytes, seconds);
+        outboxBytes, seconds, stallTimeout, maxPacketBytes, receiveMaxPacketBytes);
+  }
+
+  /** The same settings with another watchdog timeout (see {@link #stallTimeout}). */
+  public MqttSettings withStallTimeout(Duration timeout) {
+    return new MqttSettings(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight,
+        outboxBytes, sessionExpirySeconds, timeout, maxPacketBytes, receiveMaxPacketBytes);
+  }
+
+  /** The same settings with a cap on the packets this link sends (0 = the broker's Maximum Packet Size only). */
+  public MqttSettings withMaxPacketBytes(long bytes) {
+    return new MqttSettings(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight,
+        outboxBytes, sessionExpirySeconds, stallTimeout, bytes, receiveMaxPacketBytes);
+  }
+
+  /** The same settings announcing a Maximum Packet Size in CONNECT (0 = none). */
+  public MqttSettings withReceiveMaxPacketBytes(long bytes) {
+    return new MqttSettings(url, clientId, username, password, tls, keepAliveSeconds, backoffMin, backoffMax, maxInflight,
+        outboxBytes, sessionExpirySeconds, stallTimeout, maxPacketBytes, bytes);
   }
 
   /**
@@ -84,6 +117,16 @@ public record MqttSettings(String url, String clientId, String username, String 
     }
     if (sessionExpirySeconds < 0 || sessionExpirySeconds > 0xFFFFFFFFL) {
       throw new IllegalArgumentException("mqtt sessionExpirySeconds " + sessionExpirySeconds + " must be 0..4294967295 (0 = clean sessions)");
+    }
+    if (stallTimeout == null || stallTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
+      throw new IllegalArgumentException("mqtt stallTimeout " + stallTimeout + " must be >= 1 s (e.g. PT30S)");
+    }
+    if (maxPacketBytes != 0 && (maxPacketBytes < 256 || maxPacketBytes > 268_435_460L)) {
+      throw new IllegalArgumentException("mqtt maxPacketBytes " + maxPacketBytes + " must be 0 (broker's limit only) or 256..268435460");
+    }
+    if (receiveMaxPacketBytes != 0 && (receiveMaxPacketBytes < 256 || receiveMaxPacketBytes > 268_435_460L)) {
+      throw new IllegalArgumentException("mqtt receiveMaxPacketBytes " + receiveMaxPacketBytes
+          + " must be 0 (none announced) or 256..268435460");
     }
     if (outboxBytes < 1) {
       throw new IllegalArgumentException("mqtt outboxBytes " + outboxBytes + " must be > 0 (e.g. 33554432 = 32 MiB)");

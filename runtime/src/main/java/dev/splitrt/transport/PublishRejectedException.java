@@ -9,6 +9,9 @@ public final class PublishRejectedException extends Exception {
   private final String topic;
   private final int reasonCode;
 
+  /** Not an MQTT code: the connection dropped each time this message was sent (see {@link MqttLink}). */
+  public static final int CONNECTION_DROPPED = -1;
+
   PublishRejectedException(String topic, int reasonCode, String message) {
     super(message);
     this.topic = topic;
@@ -25,8 +28,31 @@ public final class PublishRejectedException extends Exception {
     return reasonCode;
   }
 
+  /** A stable snake_case word for the refusal, for metrics and logs. */
+  public String reason() {
+    return reason(reasonCode);
+  }
+
+  static String reason(int code) {
+    return switch (code) {
+      case CONNECTION_DROPPED -> "connection_dropped";
+      case 0x80 -> "unspecified_error";
+      case 0x83 -> "implementation_specific";
+      case 0x87 -> "not_authorized";
+      case 0x90 -> "topic_name_invalid";
+      case 0x91 -> "packet_id_in_use";
+      case 0x95 -> "packet_too_large";
+      case 0x97 -> "quota_exceeded";
+      case 0x99 -> "payload_format_invalid";
+      default -> "reason_0x" + Integer.toHexString(code);
+    };
+  }
+
   static String describe(int code) {
     return switch (code) {
+      case CONNECTION_DROPPED -> "the broker or the client dropped the connection on this message each time (e.g. "
+          + "Mosquitto's deprecated message_size_limit answers PUBACK 0x95, which Paho rejects): replace "
+          + "message_size_limit with max_packet_size, which the broker announces and the link then respects";
       case 0x80 -> "unspecified error: see the broker's log";
       case 0x83 -> "implementation specific error: see the broker's log";
       case 0x87 -> "not authorized: the broker's ACL does not let this client publish there; grant the topic to "

@@ -116,6 +116,11 @@ public final class Mosquitto implements AutoCloseable {
     if (process == null) {
       return;
     }
+    try {
+      signal("CONT"); // a paused broker cannot handle SIGTERM
+    } catch (IOException | InterruptedException | RuntimeException ignored) {
+      // it may already be gone
+    }
     process.destroy();
     try {
       if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -125,6 +130,16 @@ public final class Mosquitto implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     process = null;
+  }
+
+  /** SIGSTOP: the broker freezes with its sockets open (a hung broker, as seen from a client). */
+  public synchronized void pause() throws IOException, InterruptedException {
+    signal("STOP");
+  }
+
+  /** SIGCONT after {@link #pause()}. */
+  public synchronized void resume() throws IOException, InterruptedException {
+    signal("CONT");
   }
 
   /** SIGKILL (kill -9) and wait for the exit: no persistence file is written on the way out. */
@@ -139,6 +154,16 @@ public final class Mosquitto implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     process = null;
+  }
+
+  private void signal(String name) throws IOException, InterruptedException {
+    if (process == null) {
+      throw new IllegalStateException("mosquitto is not running");
+    }
+    Process p = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+    if (p.waitFor() != 0) {
+      throw new IOException("kill -" + name + " " + process.pid() + " failed");
+    }
   }
 
   /** Starts again on the same port with the same config; stops first if running. */

@@ -18,7 +18,7 @@ final class Daemons {
     MqttSettings.Tls tls = b.tls() == null ? null : new MqttSettings.Tls(b.tls().caFile(), b.tls().certFile(), b.tls().keyFile());
     return new MqttSettings(b.url(), b.clientId() != null ? b.clientId() : defaultClientId, b.username(), b.password(), tls,
         b.keepAlive(), Duration.ofMillis(b.backoffMin(defaultBackoffMinMs)), Duration.ofMillis(b.backoffMax()), b.inflight(), b.outbox(),
-        b.sessionExpiry(defaultSessionExpiry));
+        b.sessionExpiry(defaultSessionExpiry), Duration.ofSeconds(b.stallTimeout()), b.maxPacket(), 0);
   }
 
   /**

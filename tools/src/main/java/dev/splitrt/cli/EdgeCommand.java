@@ -45,7 +45,7 @@ final class EdgeCommand implements Callable<Integer> {
     int code = 1;
     // The spool (and its new boot epoch, forced to disk) comes before the first feature.
     try (Spool spool = c.spool() == null ? null : Spool.open(c.spool().settings());
-         MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()));
+         MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()), metrics);
          Delivery delivery = spool == null ? null : new Delivery(spool, link, new Delivery.Settings(c.spool().windowOrDefault(),
              c.spool().resultTimeout(), c.spool().resultTimeoutMax(), c.spool().healthMaxWait()), c.fleet(), c.deviceId(),
              model.manifest().id(), metrics);

@@ -38,7 +38,7 @@ final class TailCommand implements Callable<Integer> {
         c.evaluationMode(), c.queue());
     Daemons.Signals signals = new Daemons.Signals("splitrt-tail-shutdown");
     int code = 1;
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250, 3600), null);
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250, 3600), null, metrics);
          TailRunner runner = TailRunner.start(settings, models, backend, link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
              : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
