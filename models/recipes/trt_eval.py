@@ -84,10 +84,10 @@ def score(ev, out_json):
             r["max_abs_diff_trt-int8_vs_ort"] = float(np.abs(outs["trt-int8"] - outs["ort"]).max())
             th = np.fromfile(os.path.join(ev, f"{mid}.trt-int8.head.f32"), np.float32)
             oh = np.fromfile(os.path.join(ev, f"{mid}.ort-int8.head.f32"), np.float32)
-            d = np.abs(th - oh)
-            r["int8_head_vs_ort-int8"] = {"max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean()),
+            dh = np.abs(th - oh)
+            r["int8_head_vs_ort-int8"] = {"max_abs_diff": float(dh.max()), "mean_abs_diff": float(dh.mean()),
                                           "max_abs_value": float(np.abs(oh).max()),
-                                          "fraction_of_elements_differing": float((d > 0).mean())}
+                                          "fraction_of_elements_differing": float((dh > 0).mean())}
         if m["task"] == "classification":
             truth = np.array([it["label"] for it in labels["items"]])
             top = {k: v.reshape(len(v), -1).argmax(1) for k, v in outs.items()}

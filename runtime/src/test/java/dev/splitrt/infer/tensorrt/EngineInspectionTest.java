@@ -2,6 +2,9 @@ package dev.splitrt.infer.tensorrt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -39,6 +42,38 @@ class EngineInspectionTest {
     assertThat(layers).extracting(EngineReport.Layer::precision).containsExactly("fp16", "fp16", "fp32", "int8", "int8", "bf16");
     assertThat(layers).extracting(EngineReport.Layer::outputPrecision).containsExactly("fp16", "fp32", "int8", "fp32", "fp32", "uint8");
     assertThat(EngineInspection.summary(layers)).isEqualTo(Map.of("fp16", 2, "fp32", 1, "int8", 2, "bf16", 1));
+  }
+
+  /**
+   * Recorded from TensorRT 10.6.0.26 on an H200 (tools/gpu/results/h200-2026-12-02): the classifier's INT8 Q/DQ
+   * head. Its last convolution reads INT8 with INT8 weights and writes FP32 (tactic "..._i8f32_i8i32_f32_...");
+   * labelled by its output it was "fp32", and the input QuantizeLinear (a Reformat FP32 -> INT8) was "int8".
+   */
+  @Test
+  void recordedInt8ClassifierHeadCountsTheConvolutionThatWritesFp32AsInt8() throws IOException {
+    List<EngineReport.Layer> layers = EngineInspection.parse(recorded("inspector-trt10.6-h200-fs-bottlefit-cls-head-int8.json"));
+    assertThat(layers).extracting(EngineReport.Layer::type)
+        .containsExactly("Reformat", "CaskConvolution", "CaskPooling", "CaskConvolution", "CaskConvolution");
+    assertThat(layers).extracting(EngineReport.Layer::precision).containsExactly("fp32", "int8", "int8", "int8", "int8");
+    assertThat(layers).extracting(EngineReport.Layer::outputPrecision).containsExactly("int8", "int8", "int8", "int8", "fp32");
+    assertThat(layers.get(4).name()).contains("/net/net.3/net.3.0/Conv");
+  }
+
+  /** The detector's INT8 Q/DQ head (same run): 12 INT8 convolutions, 3 of them writing FP32 before an FP32 residual add. */
+  @Test
+  void recordedInt8DetectorHeadHasEveryConvolutionInInt8() throws IOException {
+    List<EngineReport.Layer> layers = EngineInspection.parse(recorded("inspector-trt10.6-h200-fs-leyolo-nano-det-head-int8.json"));
+    List<EngineReport.Layer> convs = layers.stream().filter(l -> l.type().equals("CaskConvolution")).toList();
+    assertThat(convs).hasSize(12).allSatisfy(l -> assertThat(l.precision()).isEqualTo("int8"));
+    assertThat(convs).filteredOn(l -> l.outputPrecision().equals("fp32")).hasSize(3);
+    assertThat(EngineInspection.summary(layers)).isEqualTo(Map.of("int8", 12, "fp32", 6));
+  }
+
+  private static String recorded(String name) throws IOException {
+    try (InputStream in = EngineInspectionTest.class.getResourceAsStream(name)) {
+      assertThat(in).as(name).isNotNull();
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
   }
 
   @Test
