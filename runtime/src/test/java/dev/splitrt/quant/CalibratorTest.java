@@ -104,6 +104,18 @@ class CalibratorTest {
     assertThat(layers).isEqualTo(Layer.find(original.getGraph()).size());
   }
 
+  /**
+   * The Q/DQ heads are valid ONNX (onnx.checker) that a second, independent runtime loads and runs
+   * with the same meaning: OpenCV dnn's INT8 result follows the FP32 head as closely as ONNX
+   * Runtime's does (the bounds of {@link #int8QdqHeadsFollowTheFp32HeadsForEveryMethod}, in RMS).
+   *
+   * <p>Not compared: ONNX Runtime and OpenCV element by element. ONNX Runtime's INT8 kernels differ
+   * between CPUs: on an AVX2-only x86 (no VNNI) its detector head output is not the one it gives with
+   * AVX-512 VNNI (measured: rms(diff) / rms(y) against FP32 0.1500 vs 0.1415, so max |ORT - OpenCV| /
+   * max |y| 0.1257 vs 0.0428), while OpenCV's output was bit-identical with AVX-512, with OpenCV's
+   * AVX-512 dispatch disabled and under an emulated AVX2-only EPYC (models/fs-leyolo-nano-det/README.md,
+   * "INT8 on x86 CPUs"). A per-element bound between the two would test the CPU, not the heads.
+   */
   @Test
   void qdqHeadsPassTheCheckerAndRunInOpenCvDnn() throws Exception {
     Map<String, ModelProto> models = new LinkedHashMap<>();
@@ -111,6 +123,7 @@ class CalibratorTest {
       LoadedModel m = Zoo.load(id);
       ModelProto head = Zoo.part(m, "head");
       List<float[]> frames = EvalFrames.load(m, 8).stream().map(EvalFrames.Item::input).toList();
+      double bound = id.equals("fs-bottlefit-cls") ? 0.1 : 0.3;
       for (ModelProto variant : List.of(head, SplitQuant.transform(head))) {
         ModelProto q = Calibrator.collect(variant, frames).quantize(Calibrator.Method.ENTROPY);
         String name = id + (variant == head ? "" : "-splitquant") + "-qdq-int8";
@@ -123,11 +136,16 @@ class CalibratorTest {
         Path f = tmp.resolve(name + ".onnx");
         Onnx.write(q, f);
         float[] cv = openCv(f, v.input(), m.manifest().input().height(), m.manifest().input().width());
+        float[] fp32 = v.headOutput();
+        assertThat(cv).hasSameSizeAs(fp32);
+        double cvErr = Zoo.relativeRms(fp32, cv);
+        double ortErr = Zoo.relativeRms(fp32, ort);
         double range = 0;
         for (float x : ort) range = Math.max(range, Math.abs(x));
-        double diff = Zoo.maxAbsDiff(ort, cv) / range;
-        System.out.printf("OpenCV dnn %s: %d outputs, max |diff| vs ONNX Runtime / max |y| %.4f%n", name, cv.length, diff);
-        assertThat(diff).isLessThan(0.1);
+        System.out.printf("%s: rms(diff) / rms(y) vs FP32: OpenCV dnn %.4f, ONNX Runtime %.4f; max |OpenCV - ORT| / max |y| %.4f (CPU-dependent, not asserted)%n",
+            name, cvErr, ortErr, Zoo.maxAbsDiff(ort, cv) / range);
+        assertThat(cvErr).as("OpenCV dnn %s vs FP32", name).isLessThan(bound);
+        assertThat(ortErr).as("ONNX Runtime %s vs FP32", name).isLessThan(bound);
       }
     }
     OnnxChecker.check(models, tmp);
