@@ -302,7 +302,7 @@ public final class EdgeDaemon implements AutoCloseable {
     if (delivery != null) {
       try {
         if (!delivery.accept(frame.sequence(), featureTopic, captureMicros, message)) return; // spool closed: stopping
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) {
         // Not accepted: the spool could not write it. Counted as failed, never as accepted.
         failed.increment();
         log.error("edge {}: frame {} could not be written to the spool: {}", settings.deviceId(), frame.sequence(), e.toString());
