@@ -30,7 +30,13 @@ public record EdgeConfig(
     String source,
     BrokerConfig broker,
     PipelineOverrides pipeline,
-    Integer metricsPort) {
+    Integer metricsPort,
+    String metricsBind) {
+
+  /** Address the metrics/health endpoint binds (default 127.0.0.1; 0.0.0.0 for every interface). */
+  public String metricsBindAddress() {
+    return metricsBind == null ? "127.0.0.1" : metricsBind;
+  }
 
   /** Any of these replaces the device profile's value. */
   public record PipelineOverrides(Double fpsCap, Integer queueDepth, Integer threads, ModelManifest.Codec codec) {}
@@ -56,6 +62,7 @@ public record EdgeConfig(
       if (pipeline.threads() != null && pipeline.threads() < 0) errors.add("'pipeline.threads' must be >= 0");
     }
     if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
+    if (metricsBind != null && metricsBind.isBlank()) errors.add("'metrics_bind' must be an address such as 127.0.0.1 or 0.0.0.0");
     BrokerConfig.require(errors, origin);
   }
 }

@@ -44,7 +44,7 @@ final class EdgeCommand implements Callable<Integer> {
     try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()), metrics);
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
-             : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
+             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
                  "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages() + "}"))) {
       edge.start();
       while (!edge.awaitSourceDone(Duration.ofMillis(200)) && !signals.received()) {
