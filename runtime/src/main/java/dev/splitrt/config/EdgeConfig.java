@@ -31,7 +31,13 @@ public record EdgeConfig(
     BrokerConfig broker,
     PipelineOverrides pipeline,
     Integer metricsPort,
-    String metricsBind) {
+    String metricsBind,
+    Integer healthStallSeconds) {
+
+  /** Seconds without progress (capture, head, MQTT) after which /health reports unhealthy (default 10). */
+  public int healthStall() {
+    return healthStallSeconds == null ? 10 : healthStallSeconds;
+  }
 
   /** Address the metrics/health endpoint binds (default 127.0.0.1; 0.0.0.0 for every interface). */
   public String metricsBindAddress() {
@@ -62,6 +68,7 @@ public record EdgeConfig(
       if (pipeline.threads() != null && pipeline.threads() < 0) errors.add("'pipeline.threads' must be >= 0");
     }
     if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
+    if (healthStall() < 1 || healthStall() > 86_400) errors.add("'health_stall_seconds' must be 1..86400");
     if (metricsBind != null && metricsBind.isBlank()) errors.add("'metrics_bind' must be an address such as 127.0.0.1 or 0.0.0.0");
     BrokerConfig.require(errors, origin);
   }

@@ -65,6 +65,9 @@ public final class EdgeDaemon implements AutoCloseable {
   private volatile boolean stopping;
   private volatile boolean sourceEnded;
   private volatile Throwable sourceError;
+  // Progress clocks for health(): the last frame captured, the last frame the head worker finished.
+  private volatile long lastCaptureNanos = System.nanoTime();
+  private volatile long lastHeadNanos = System.nanoTime();
 
   private final LongAdder captured;
   private final LongAdder accepted;
@@ -141,11 +144,44 @@ public final class EdgeDaemon implements AutoCloseable {
     return new MqttLink.Will(Topics.status(fleet, deviceId), status(deviceId, "offline", null, null), true);
   }
 
+  /**
+   * Health that means healthy: capture progresses (a frame within {@code stall}, unless the source
+   * ended or waits for a full queue), the head worker progresses (alive; finished a frame within
+   * {@code stall} whenever frames wait), and the MQTT link is connected, its threads alive, not stalled
+   * and no broker refusal within the last {@code stall}. The JSON names the part that is not.
+   */
+  public dev.splitrt.metrics.MetricsServer.Health health(Duration stall) {
+    long now = System.nanoTime();
+    long stallMs = stall.toMillis();
+    long sinceFrame = TimeUnit.NANOSECONDS.toMillis(now - lastCaptureNanos);
+    boolean captureBlockedByQueue = queue.remainingCapacity() == 0;
+    boolean captureOk = sourceEnded ? sourceError == null
+        : captureThread.isAlive() && (sinceFrame <= stallMs || captureBlockedByQueue);
+    long sinceHead = TimeUnit.NANOSECONDS.toMillis(now - lastHeadNanos);
+    boolean headOk = (workerThread.isAlive() || finished.getCount() == 0) && (queue.isEmpty() || sinceHead <= stallMs);
+    MqttLink.Health m = link.health();
+    boolean refusedRecently = m.sinceRefusalMillis() >= 0 && m.sinceRefusalMillis() <= stallMs;
+    boolean mqttOk = m.healthy() && !refusedRecently;
+    boolean ok = captureOk && headOk && mqttOk;
+    ObjectNode o = JSON.createObjectNode().put("healthy", ok);
+    o.putObject("capture").put("ok", captureOk).put("since_frame_ms", sinceFrame).put("source_ended", sourceEnded)
+        .put("captured", captured.sum()).put("dropped", dropped.sum());
+    o.putObject("head").put("ok", headOk).put("alive", workerThread.isAlive()).put("since_progress_ms", sinceHead)
+        .put("queued", queue.size()).put("failed", failed.sum());
+    o.putObject("mqtt").put("ok", mqttOk).put("connected", m.connected()).put("sender_alive", m.senderAlive())
+        .put("connect_loop_alive", m.connectLoopAlive()).put("stalled", m.stalled()).put("waiting", m.waiting())
+        .put("since_progress_ms", m.sinceProgressMillis()).put("refused", m.refused()).put("since_refusal_ms", m.sinceRefusalMillis())
+        .put("thread_failures", m.threadFailures()).put("watchdog_recycles", m.watchdogRecycles());
+    return new dev.splitrt.metrics.MetricsServer.Health(ok, o.toString());
+  }
+
   public void start() throws InterruptedException {
     link.publish(statusTopic, status(settings.deviceId(), "online", model.manifest().id(), head.backendName()), 1, true);
     log.info("edge {}: {} -> {} on {} -> {} ({} bits, {}, queue {}, fps cap {})", settings.deviceId(), source.describe(),
         model.manifest().id(), head.backendName(), featureTopic, settings.codec().bits(), settings.codec().granularity(),
         settings.queueDepth(), settings.fpsCap() == 0 ? "none" : settings.fpsCap());
+    lastCaptureNanos = System.nanoTime();
+    lastHeadNanos = System.nanoTime();
     workerThread.start();
     captureThread.start();
   }
@@ -206,6 +242,7 @@ public final class EdgeDaemon implements AutoCloseable {
         if (next.isEmpty()) break;
         Frame frame = next.get();
         captured.increment();
+        lastCaptureNanos = System.nanoTime();
         if (source.live()) {
           while (!queue.offer(frame)) {
             Frame oldest = queue.poll();
@@ -236,12 +273,14 @@ public final class EdgeDaemon implements AutoCloseable {
       while (true) {
         Frame frame = queue.poll(50, TimeUnit.MILLISECONDS);
         if (frame == null) {
+          lastHeadNanos = System.nanoTime(); // idle with nothing to do is progress
           if (sourceEnded && queue.isEmpty()) break;
           continue;
         }
         try (frame) {
           process(frame, input);
         }
+        lastHeadNanos = System.nanoTime();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

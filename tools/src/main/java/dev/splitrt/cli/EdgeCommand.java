@@ -44,8 +44,8 @@ final class EdgeCommand implements Callable<Integer> {
     try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()), metrics);
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
-             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
-                 "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages() + "}"))) {
+             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics,
+                 () -> edge.health(Duration.ofSeconds(c.healthStall())))) {
       edge.start();
       while (!edge.awaitSourceDone(Duration.ofMillis(200)) && !signals.received()) {
         // Runs until the source ends or a signal arrives.

@@ -42,8 +42,9 @@ final class TailCommand implements Callable<Integer> {
              .withReceiveMaxPacketBytes(maxPacket), null, metrics);
          TailRunner runner = TailRunner.start(settings, models, backend, link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
-             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
-                 "{\"connected\":" + link.connected() + ",\"queued\":" + runner.stats().queued() + "}"))) {
+             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics, () -> new MetricsServer.Health(link.health().healthy(),
+                 "{\"connected\":" + link.connected() + ",\"mqtt_ok\":" + link.health().healthy() + ",\"queued\":"
+                     + runner.stats().queued() + "}"))) {
       while (!signals.await(1_000)) {
         // Serves until SIGTERM/SIGINT.
       }
