@@ -32,7 +32,13 @@ public record EdgeConfig(
     PipelineOverrides pipeline,
     Integer metricsPort,
     String metricsBind,
-    Integer healthStallSeconds) {
+    Integer healthStallSeconds,
+    Boolean chunking) {
+
+  /** Chunk FeatureFrames larger than the broker's maximum packet (default true); false: such frames are refused and counted. */
+  public boolean chunkingEnabled() {
+    return chunking == null || chunking;
+  }
 
   /** Seconds without progress (capture, head, MQTT) after which /health reports unhealthy (default 10). */
   public int healthStall() {

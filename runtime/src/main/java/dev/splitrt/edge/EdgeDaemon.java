@@ -75,6 +75,7 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LongAdder failed;
   private final LongAdder acked;
   private final LongAdder featureBytes;
+  private final LongAdder chunked;
   private final AtomicLong lastFailureLog = new AtomicLong();
   private final LatencyHistogram preprocessTime;
   private final LatencyHistogram headTime;
@@ -100,6 +101,7 @@ public final class EdgeDaemon implements AutoCloseable {
     dropped = metrics.counter("splitrt_edge_frames_dropped_total", "Frames dropped before the head because the device fell behind a live source");
     failed = metrics.counter("splitrt_edge_frames_failed_total", "Frames that failed in preprocessing, the head or the encoder");
     acked = metrics.counter("splitrt_edge_features_acked_total", "Features acknowledged by the broker (QoS 1 PUBACK)");
+    chunked = metrics.counter("splitrt_edge_features_chunked_total", "Features sent as chunk sets (larger than the broker's maximum packet)");
     featureBytes = metrics.counter("splitrt_edge_feature_bytes_total", "FeatureFrame bytes accepted for sending");
     preprocessTime = metrics.histogram("splitrt_edge_preprocess_seconds", "Resize, colour, normalise, CHW");
     headTime = metrics.histogram("splitrt_edge_head_seconds", "Head inference");
@@ -136,7 +138,7 @@ public final class EdgeDaemon implements AutoCloseable {
     int threads = o != null && o.threads() != null ? o.threads() : p.threads();
     CodecSpec codec = CodecSpec.of(o != null && o.codec() != null ? o.codec()
         : p.codec() != null ? p.codec() : model.manifest().bottleneck().codec());
-    return new EdgeSettings(config.deviceId(), config.fleet(), fps, depth, threads, codec);
+    return new EdgeSettings(config.deviceId(), config.fleet(), fps, depth, threads, codec, config.chunkingEnabled());
   }
 
   /** The retained-status message the link should register as its last will. */
@@ -314,7 +316,7 @@ public final class EdgeDaemon implements AutoCloseable {
     }
     long captureMicros = frame.captureEpochMicros();
     long beforePublish = System.nanoTime();
-    link.publish(featureTopic, message, 1, false).whenComplete((ok, error) -> {
+    publishFeature(message).whenComplete((ok, error) -> {
       if (error == null) {
         acked.increment();
         ackLatency.recordNanos((System.currentTimeMillis() * 1000 - captureMicros) * 1000);
@@ -325,6 +327,24 @@ public final class EdgeDaemon implements AutoCloseable {
     publishTime.recordNanos(System.nanoTime() - beforePublish);
     accepted.increment();
     featureBytes.add(message.length);
+  }
+
+  /**
+   * One message, or chunks (feature-chunk-v1.md) when the frame does not fit the largest packet the
+   * link may send (the broker's CONNACK Maximum Packet Size or the configured cap) and chunking is on.
+   * The future completes when every part is acknowledged.
+   */
+  private java.util.concurrent.CompletableFuture<Void> publishFeature(byte[] message) throws InterruptedException {
+    long max = link.maxPacketBytes();
+    if (!settings.chunking() || max <= 0 || MqttLink.publishPacketBytes(featureTopic, message.length) <= max) {
+      return link.publish(featureTopic, message, 1, false);
+    }
+    long room = max - MqttLink.publishPacketBytes(featureTopic, 0) - 3; // 3: the remaining-length field may grow
+    java.util.List<byte[]> parts = dev.splitrt.codec.FeatureChunks.split(message, (int) Math.min(Integer.MAX_VALUE, room));
+    java.util.concurrent.CompletableFuture<?>[] acks = new java.util.concurrent.CompletableFuture<?>[parts.size()];
+    for (int i = 0; i < acks.length; i++) acks[i] = link.publish(featureTopic, parts.get(i), 1, false);
+    chunked.increment();
+    return java.util.concurrent.CompletableFuture.allOf(acks);
   }
 
   private static byte[] status(String deviceId, String state, String modelId, String backend) {

@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -73,9 +74,15 @@ public final class TailRunner implements AutoCloseable {
    * kept to answer repeated features.
    */
   public record Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth,
-                         long queueBytes, int resultCache) {
+                         long queueBytes, int resultCache, long reassemblyBytes, int reassemblySets, java.time.Duration chunkTimeout) {
     public Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth) {
       this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, DEFAULT_QUEUE_BYTES, DEFAULT_RESULT_CACHE);
+    }
+
+    public Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth,
+                    long queueBytes, int resultCache) {
+      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, queueBytes, resultCache, 32L << 20, 256,
+          java.time.Duration.ofSeconds(30));
     }
   }
 
@@ -100,6 +107,10 @@ public final class TailRunner implements AutoCloseable {
   private final LatencyHistogram postTime;
   private final LatencyHistogram captureToResult;
   private final LongAdder duplicates;
+  private final LongAdder handled;
+  private final LongAdder chunks;
+  private final dev.splitrt.codec.FeatureChunks.Assembler assembler;
+  private long lastExpiry = System.nanoTime();
   private final java.util.concurrent.atomic.AtomicLong queuedBytes = new java.util.concurrent.atomic.AtomicLong();
   private final Object queueSpace = new Object();
   private final Map<FeatureKey, java.util.concurrent.CompletableFuture<byte[]>> results;
@@ -124,6 +135,15 @@ public final class TailRunner implements AutoCloseable {
     metrics.gauge("splitrt_tail_queue_bytes", "Feature bytes waiting for a worker", queuedBytes::get);
     duplicates = metrics.counter("splitrt_tail_duplicates_total",
         "Repeated features answered with the result computed the first time (not computed again)");
+    handled = new LongAdder();
+    chunks = metrics.counter("splitrt_tail_chunks_received_total", "Chunk messages received (parts of FeatureFrames too large for one packet)");
+    assembler = new dev.splitrt.codec.FeatureChunks.Assembler(settings.reassemblyBytes(), settings.reassemblySets(),
+        maxFeaturePacketBytes(List.copyOf(models.values())), settings.chunkTimeout().toNanos());
+    metrics.gauge("splitrt_tail_reassembly_bytes", "Bytes held by incomplete chunk sets", () -> {
+      synchronized (assembler) {
+        return assembler.bytesOpen();
+      }
+    });
     int cache = settings.resultCache();
     results = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
@@ -224,7 +244,7 @@ public final class TailRunner implements AutoCloseable {
     long end = System.currentTimeMillis() + timeoutMillis;
     while (System.currentTimeMillis() < end) {
       Stats s = stats();
-      if (s.queued() == 0 && s.received() == s.published() + s.deadLettered() + s.duplicates()) return true;
+      if (s.queued() == 0 && s.received() == handled.sum()) return true;
       Thread.sleep(10);
     }
     return false;
@@ -271,6 +291,7 @@ public final class TailRunner implements AutoCloseable {
         while (true) {
           Message m = inbox.poll(100, TimeUnit.MILLISECONDS);
           if (m == POISON || (m == null && closed)) return;
+          expireChunkSets();
           if (m == null) continue;
           long size = m.payload().length;
           synchronized (queueSpace) {
@@ -278,12 +299,25 @@ public final class TailRunner implements AutoCloseable {
             queueSpace.notifyAll();
           }
           try {
-            handle(m);
+            Message whole = m;
+            if (dev.splitrt.codec.FeatureChunks.isChunk(m.payload())) {
+              chunks.increment();
+              Optional<byte[]> frame;
+              synchronized (assembler) {
+                frame = assembler.accept(m.topic(), m.payload(), System.nanoTime());
+              }
+              whole = frame.isPresent() ? new Message(m.topic(), frame.get(), m.receivedMicros()) : null;
+            }
+            if (whole != null) handle(whole);
+          } catch (dev.splitrt.codec.FeatureChunks.ChunkException c) {
+            deadLetter(m, c.reason(), c.getMessage());
           } catch (Rejected r) {
             deadLetter(m, r.reason, r.getMessage());
           } catch (InferenceException | RuntimeException e) {
             log.error("tail {}: failed on {}: {}", settings.runnerId(), m.topic(), e.toString());
             deadLetter(m, "tail_failed", e.toString());
+          } finally {
+            handled.increment();
           }
         }
       } catch (InterruptedException e) {
@@ -417,6 +451,22 @@ public final class TailRunner implements AutoCloseable {
       }
     }
     return o;
+  }
+
+  /** Dead-letters chunk sets that did not complete within the chunk timeout (checked about once a second). */
+  private void expireChunkSets() throws InterruptedException {
+    List<dev.splitrt.codec.FeatureChunks.Expired> gone;
+    synchronized (assembler) {
+      long now = System.nanoTime();
+      if (now - lastExpiry < 1_000_000_000L) return;
+      lastExpiry = now;
+      gone = assembler.expire(now);
+    }
+    for (dev.splitrt.codec.FeatureChunks.Expired e : gone) {
+      deadLetter(new Message(e.topic(), new byte[0], System.currentTimeMillis() * 1000), "chunk_timeout",
+          "chunk set " + Long.toHexString(e.setId()) + " of a " + e.totalBytes() + "-byte frame: " + e.received() + " of "
+              + e.count() + " chunks within " + settings.chunkTimeout().toSeconds() + " s; the rest never came");
+    }
   }
 
   private void deadLetter(Message m, String reason, String detail) throws InterruptedException {

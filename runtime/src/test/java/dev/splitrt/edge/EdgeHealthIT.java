@@ -182,7 +182,7 @@ class EdgeHealthIT {
   }
 
   private void withEdge(FrameSource source, InferenceBackend backend, Check check) throws Exception {
-    EdgeConfig defaults = new EdgeConfig("cam-h", "h", "fs-bottlefit-cls", null, "x86-64-cpu", null, "x", null, null, 9101, null, null);
+    EdgeConfig defaults = new EdgeConfig("cam-h", "h", "fs-bottlefit-cls", null, "x86-64-cpu", null, "x", null, null, 9101, null, null, null);
     MetricsRegistry metrics = new MetricsRegistry();
     try (Mosquitto broker = Mosquitto.start(dir);
          MqttLink link = MqttLink.start(MqttSettings.defaults(broker.url(), "edge-h").withStallTimeout(STALL), null, metrics);
