@@ -72,7 +72,8 @@ public record BrokerConfig(
 
   /**
    * Seconds the broker keeps this client's session while it is away (0 = clean sessions); the
-   * daemon's role default when not set (tail runners: 3600, edge daemons: 0, their outbox resends).
+   * daemon's role default when not set (0 for edge daemons and tail runners: a tail's persistent session
+   * would keep its shared-group share while the tail is dead; see configuration.md).
    */
   public long sessionExpiry(long fallback) {
     return sessionExpirySeconds == null ? fallback : sessionExpirySeconds;

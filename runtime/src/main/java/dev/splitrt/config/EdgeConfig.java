@@ -35,12 +35,32 @@ public record EdgeConfig(
     BrokerConfig broker,
     PipelineOverrides pipeline,
     Integer metricsPort,
+    String metricsBind,
+    Integer healthStallSeconds,
+    Boolean chunking,
     SpoolConfig spool) {
 
   /** Without a spool section: the in-memory outbox only (no delivery contract; see delivery.md). */
   public EdgeConfig(String deviceId, String fleet, String model, Path modelsDir, String profile, Path profilesDir,
-                    String source, BrokerConfig broker, PipelineOverrides pipeline, Integer metricsPort) {
-    this(deviceId, fleet, model, modelsDir, profile, profilesDir, source, broker, pipeline, metricsPort, null);
+                    String source, BrokerConfig broker, PipelineOverrides pipeline, Integer metricsPort,
+                    String metricsBind, Integer healthStallSeconds, Boolean chunking) {
+    this(deviceId, fleet, model, modelsDir, profile, profilesDir, source, broker, pipeline, metricsPort,
+        metricsBind, healthStallSeconds, chunking, null);
+  }
+
+  /** Chunk FeatureFrames larger than the broker's maximum packet (default true); false: such frames are refused and counted. */
+  public boolean chunkingEnabled() {
+    return chunking == null || chunking;
+  }
+
+  /** Seconds without progress (capture, head, MQTT) after which /health reports unhealthy (default 10). */
+  public int healthStall() {
+    return healthStallSeconds == null ? 10 : healthStallSeconds;
+  }
+
+  /** Address the metrics/health endpoint binds (default 127.0.0.1; 0.0.0.0 for every interface). */
+  public String metricsBindAddress() {
+    return metricsBind == null ? "127.0.0.1" : metricsBind;
   }
 
   /** Any of these replaces the device profile's value. */
@@ -129,6 +149,8 @@ public record EdgeConfig(
     }
     if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
     if (spool != null) spool.validate(errors);
+    if (healthStall() < 1 || healthStall() > 86_400) errors.add("'health_stall_seconds' must be 1..86400");
+    if (metricsBind != null && metricsBind.isBlank()) errors.add("'metrics_bind' must be an address such as 127.0.0.1 or 0.0.0.0");
     BrokerConfig.require(errors, origin);
   }
 }

@@ -27,7 +27,37 @@ public record TailConfig(
     Integer threads,
     Boolean evaluation,
     Integer queueDepth,
-    Integer metricsPort) {
+    Integer metricsPort,
+    Long queueBytes,
+    Integer resultCache,
+    Integer instance,
+    Long receiveMaxPacketBytes,
+    String metricsBind) {
+
+  /** Payload bytes of features waiting for a worker (default 64 MiB): the tail's memory bound for queued work. */
+  public long queueByteLimit() {
+    return queueBytes == null ? 64L << 20 : queueBytes;
+  }
+
+  /** Results kept to answer repeated features without computing them again (default 4096). */
+  public int resultCacheEntries() {
+    return resultCache == null ? 4096 : resultCache;
+  }
+
+  /** Tells tails on one host apart in the default client id {@code tail-<group>-<hostname>-<instance>} (default 0). */
+  public int instanceNumber() {
+    return instance == null ? 0 : instance;
+  }
+
+  /** Maximum Packet Size announced to the broker; 0 or absent = computed from the models' largest legal feature. */
+  public long receiveMaxPacket() {
+    return receiveMaxPacketBytes == null ? 0 : receiveMaxPacketBytes;
+  }
+
+  /** Address the metrics/health endpoint binds (default 127.0.0.1; 0.0.0.0 for every interface). */
+  public String metricsBindAddress() {
+    return metricsBind == null ? "127.0.0.1" : metricsBind;
+  }
 
   public int workerCount() {
     return workers == null ? 1 : workers;
@@ -62,6 +92,13 @@ public record TailConfig(
     if (threadsPerWorker() < 0) errors.add("'threads' must be >= 0 (0 = backend default)");
     if (queue() < 1 || queue() > 100_000) errors.add("'queue_depth' must be 1..100000");
     if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
+    if (queueByteLimit() < 65536) errors.add("'queue_bytes' must be >= 65536 (e.g. 67108864 = 64 MiB)");
+    if (resultCacheEntries() < 0 || resultCacheEntries() > 10_000_000) errors.add("'result_cache' must be 0..10000000");
+    if (instanceNumber() < 0 || instanceNumber() > 9999) errors.add("'instance' must be 0..9999");
+    if (receiveMaxPacket() != 0 && (receiveMaxPacket() < 1024 || receiveMaxPacket() > 268_435_460L)) {
+      errors.add("'receive_max_packet_bytes' must be 0 (computed from the models) or 1024..268435460");
+    }
+    if (metricsBind != null && metricsBind.isBlank()) errors.add("'metrics_bind' must be an address such as 127.0.0.1 or 0.0.0.0");
     BrokerConfig.require(errors, origin);
   }
 }

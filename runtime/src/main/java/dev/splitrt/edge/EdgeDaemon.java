@@ -70,6 +70,9 @@ public final class EdgeDaemon implements AutoCloseable {
   private volatile boolean stopping;
   private volatile boolean sourceEnded;
   private volatile Throwable sourceError;
+  // Progress clocks for health(): the last frame captured, the last frame the head worker finished.
+  private volatile long lastCaptureNanos = System.nanoTime();
+  private volatile long lastHeadNanos = System.nanoTime();
 
   private final LongAdder captured;
   private final LongAdder accepted;
@@ -77,6 +80,7 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LongAdder failed;
   private final LongAdder acked;
   private final LongAdder featureBytes;
+  private final LongAdder chunked;
   private final AtomicLong lastFailureLog = new AtomicLong();
   private final LatencyHistogram preprocessTime;
   private final LatencyHistogram headTime;
@@ -103,6 +107,7 @@ public final class EdgeDaemon implements AutoCloseable {
     dropped = metrics.counter("splitrt_edge_frames_dropped_total", "Frames dropped before the head because the device fell behind a live source");
     failed = metrics.counter("splitrt_edge_frames_failed_total", "Frames that failed in preprocessing, the head or the encoder");
     acked = metrics.counter("splitrt_edge_features_acked_total", "Features acknowledged by the broker (QoS 1 PUBACK)");
+    chunked = metrics.counter("splitrt_edge_features_chunked_total", "Features sent as chunk sets (larger than the broker's maximum packet)");
     featureBytes = metrics.counter("splitrt_edge_feature_bytes_total", "FeatureFrame bytes accepted for sending");
     preprocessTime = metrics.histogram("splitrt_edge_preprocess_seconds", "Resize, colour, normalise, CHW");
     headTime = metrics.histogram("splitrt_edge_head_seconds", "Head inference");
@@ -148,7 +153,7 @@ public final class EdgeDaemon implements AutoCloseable {
     int threads = o != null && o.threads() != null ? o.threads() : p.threads();
     CodecSpec codec = CodecSpec.of(o != null && o.codec() != null ? o.codec()
         : p.codec() != null ? p.codec() : model.manifest().bottleneck().codec());
-    return new EdgeSettings(config.deviceId(), config.fleet(), fps, depth, threads, codec);
+    return new EdgeSettings(config.deviceId(), config.fleet(), fps, depth, threads, codec, config.chunkingEnabled());
   }
 
   /** The retained-status message the link should register as its last will. */
@@ -156,11 +161,44 @@ public final class EdgeDaemon implements AutoCloseable {
     return new MqttLink.Will(Topics.status(fleet, deviceId), status(deviceId, "offline", null, null), true);
   }
 
+  /**
+   * Health that means healthy: capture progresses (a frame within {@code stall}, unless the source
+   * ended or waits for a full queue), the head worker progresses (alive; finished a frame within
+   * {@code stall} whenever frames wait), and the MQTT link is connected, its threads alive, not stalled
+   * and no broker refusal within the last {@code stall}. The JSON names the part that is not.
+   */
+  public dev.splitrt.metrics.MetricsServer.Health health(Duration stall) {
+    long now = System.nanoTime();
+    long stallMs = stall.toMillis();
+    long sinceFrame = TimeUnit.NANOSECONDS.toMillis(now - lastCaptureNanos);
+    boolean captureBlockedByQueue = queue.remainingCapacity() == 0;
+    boolean captureOk = sourceEnded ? sourceError == null
+        : captureThread.isAlive() && (sinceFrame <= stallMs || captureBlockedByQueue);
+    long sinceHead = TimeUnit.NANOSECONDS.toMillis(now - lastHeadNanos);
+    boolean headOk = (workerThread.isAlive() || finished.getCount() == 0) && (queue.isEmpty() || sinceHead <= stallMs);
+    MqttLink.Health m = link.health();
+    boolean refusedRecently = m.sinceRefusalMillis() >= 0 && m.sinceRefusalMillis() <= stallMs;
+    boolean mqttOk = m.healthy() && !refusedRecently;
+    boolean ok = captureOk && headOk && mqttOk;
+    ObjectNode o = JSON.createObjectNode().put("healthy", ok);
+    o.putObject("capture").put("ok", captureOk).put("since_frame_ms", sinceFrame).put("source_ended", sourceEnded)
+        .put("captured", captured.sum()).put("dropped", dropped.sum());
+    o.putObject("head").put("ok", headOk).put("alive", workerThread.isAlive()).put("since_progress_ms", sinceHead)
+        .put("queued", queue.size()).put("failed", failed.sum());
+    o.putObject("mqtt").put("ok", mqttOk).put("connected", m.connected()).put("sender_alive", m.senderAlive())
+        .put("connect_loop_alive", m.connectLoopAlive()).put("stalled", m.stalled()).put("waiting", m.waiting())
+        .put("since_progress_ms", m.sinceProgressMillis()).put("refused", m.refused()).put("since_refusal_ms", m.sinceRefusalMillis())
+        .put("thread_failures", m.threadFailures()).put("watchdog_recycles", m.watchdogRecycles());
+    return new dev.splitrt.metrics.MetricsServer.Health(ok, o.toString());
+  }
+
   public void start() throws InterruptedException {
     link.publish(statusTopic, status(settings.deviceId(), "online", model.manifest().id(), head.backendName()), 1, true);
     log.info("edge {}: {} -> {} on {} -> {} ({} bits, {}, queue {}, fps cap {})", settings.deviceId(), source.describe(),
         model.manifest().id(), head.backendName(), featureTopic, settings.codec().bits(), settings.codec().granularity(),
         settings.queueDepth(), settings.fpsCap() == 0 ? "none" : settings.fpsCap());
+    lastCaptureNanos = System.nanoTime();
+    lastHeadNanos = System.nanoTime();
     workerThread.start();
     captureThread.start();
   }
@@ -230,6 +268,7 @@ public final class EdgeDaemon implements AutoCloseable {
         if (next.isEmpty()) break;
         Frame frame = next.get();
         captured.increment();
+        lastCaptureNanos = System.nanoTime();
         if (source.live()) {
           while (!queue.offer(frame)) {
             Frame oldest = queue.poll();
@@ -260,12 +299,14 @@ public final class EdgeDaemon implements AutoCloseable {
       while (true) {
         Frame frame = queue.poll(50, TimeUnit.MILLISECONDS);
         if (frame == null) {
+          lastHeadNanos = System.nanoTime(); // idle with nothing to do is progress
           if (sourceEnded && queue.isEmpty()) break;
           continue;
         }
         try (frame) {
           process(frame, input);
         }
+        lastHeadNanos = System.nanoTime();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -313,7 +354,7 @@ public final class EdgeDaemon implements AutoCloseable {
       featureBytes.add(message.length);
       return;
     }
-    link.publish(featureTopic, message, 1, false).whenComplete((ok, error) -> {
+    publishFeature(message).whenComplete((ok, error) -> {
       if (error == null) {
         acked.increment();
         ackLatency.recordNanos((System.currentTimeMillis() * 1000 - captureMicros) * 1000);
@@ -324,6 +365,24 @@ public final class EdgeDaemon implements AutoCloseable {
     publishTime.recordNanos(System.nanoTime() - beforePublish);
     accepted.increment();
     featureBytes.add(message.length);
+  }
+
+  /**
+   * One message, or chunks (feature-chunk-v1.md) when the frame does not fit the largest packet the
+   * link may send (the broker's CONNACK Maximum Packet Size or the configured cap) and chunking is on.
+   * The future completes when every part is acknowledged.
+   */
+  private java.util.concurrent.CompletableFuture<Void> publishFeature(byte[] message) throws InterruptedException {
+    long max = link.maxPacketBytes();
+    if (!settings.chunking() || max <= 0 || MqttLink.publishPacketBytes(featureTopic, message.length) <= max) {
+      return link.publish(featureTopic, message, 1, false);
+    }
+    long room = max - MqttLink.publishPacketBytes(featureTopic, 0) - 3; // 3: the remaining-length field may grow
+    java.util.List<byte[]> parts = dev.splitrt.codec.FeatureChunks.split(message, (int) Math.min(Integer.MAX_VALUE, room));
+    java.util.concurrent.CompletableFuture<?>[] acks = new java.util.concurrent.CompletableFuture<?>[parts.size()];
+    for (int i = 0; i < acks.length; i++) acks[i] = link.publish(featureTopic, parts.get(i), 1, false);
+    chunked.increment();
+    return java.util.concurrent.CompletableFuture.allOf(acks);
   }
 
   private static byte[] status(String deviceId, String state, String modelId, String backend) {

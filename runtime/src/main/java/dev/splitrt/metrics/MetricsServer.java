@@ -45,6 +45,11 @@ public final class MetricsServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
+  /** The address bound (127.0.0.1 unless the config's metrics_bind says otherwise). */
+  public java.net.InetAddress address() {
+    return server.getAddress().getAddress();
+  }
+
   private static void reply(HttpExchange ex, int status, String type, String body) throws IOException {
     try (ex) {
       if (!"GET".equals(ex.getRequestMethod())) {

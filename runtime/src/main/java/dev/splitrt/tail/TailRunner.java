@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -44,14 +45,49 @@ import org.slf4j.LoggerFactory;
  * queue: when the workers fall behind, the callback waits, which (QoS 1) holds back the broker
  * instead of losing features. Several runners in one {@code group} share the load (MQTT 5 shared
  * subscription). Each worker owns one tail session per model.
+ *
+ * <p><b>Idempotent.</b> A repeated feature (same device, model, sequence and capture time: the edge
+ * resends what it got no result for, and QoS 1 may deliver twice) gets the result computed the first
+ * time, published again, from a bounded LRU cache ({@code resultCache} entries); it is counted in
+ * {@code splitrt_tail_duplicates_total}, not as a second result. A duplicate that arrives while the
+ * first copy is still being computed waits for that computation.
+ *
+ * <p><b>Bounded memory.</b> The hand-off queue is bounded by messages ({@code queueDepth}) and by
+ * payload bytes ({@code queueBytes}); the MQTT client announces a Maximum Packet Size so the broker
+ * never sends it a message larger than the largest legal feature (see {@link #maxFeaturePacketBytes}).
+ * Dead letters are counted per reason; their WARN lines are rate-limited to one per reason per
+ * {@value #DEAD_LETTER_LOG_INTERVAL_S} s with the number suppressed.
  */
 public final class TailRunner implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TailRunner.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Message POISON = new Message("", new byte[0], 0);
+  static final int DEAD_LETTER_LOG_INTERVAL_S = 10;
+  /** Default bytes of features waiting for a worker. */
+  public static final long DEFAULT_QUEUE_BYTES = 64L << 20;
+  /** Default results kept to answer repeated features. */
+  public static final int DEFAULT_RESULT_CACHE = 4096;
 
-  /** Resolved settings; {@code evaluation} publishes detections down to the manifest's eval threshold. */
-  public record Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth) {}
+  /**
+   * Resolved settings; {@code evaluation} publishes detections down to the manifest's eval threshold;
+   * {@code queueBytes} bounds the payload bytes waiting for a worker; {@code resultCache} the results
+   * kept to answer repeated features.
+   */
+  public record Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth,
+                         long queueBytes, int resultCache, long reassemblyBytes, int reassemblySets, java.time.Duration chunkTimeout) {
+    public Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth) {
+      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, DEFAULT_QUEUE_BYTES, DEFAULT_RESULT_CACHE);
+    }
+
+    public Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth,
+                    long queueBytes, int resultCache) {
+      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, queueBytes, resultCache, 32L << 20, 256,
+          java.time.Duration.ofSeconds(30));
+    }
+  }
+
+  /** What makes a feature the same feature again. */
+  private record FeatureKey(String device, String model, long sequence, long captureMicros) {}
 
   private record Message(String topic, byte[] payload, long receivedMicros) {}
 
@@ -70,6 +106,15 @@ public final class TailRunner implements AutoCloseable {
   private final LatencyHistogram tailTime;
   private final LatencyHistogram postTime;
   private final LatencyHistogram captureToResult;
+  private final LongAdder duplicates;
+  private final LongAdder handled;
+  private final LongAdder chunks;
+  private final dev.splitrt.codec.FeatureChunks.Assembler assembler;
+  private long lastExpiry = System.nanoTime();
+  private final java.util.concurrent.atomic.AtomicLong queuedBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final Object queueSpace = new Object();
+  private final Map<FeatureKey, java.util.concurrent.CompletableFuture<byte[]>> results;
+  private final Map<String, long[]> deadLetterLog = new HashMap<>();
   private volatile boolean closed;
 
   private TailRunner(Settings settings, MqttLink link, Map<String, LoadedModel> models, MetricsRegistry metrics) {
@@ -87,6 +132,47 @@ public final class TailRunner implements AutoCloseable {
     postTime = metrics.histogram("splitrt_tail_postprocess_seconds", "Top-k or box decoding and NMS");
     captureToResult = metrics.histogram("splitrt_tail_capture_to_result_seconds", "Device capture to result (needs synchronised clocks)");
     metrics.gauge("splitrt_tail_queue_messages", "Features waiting for a worker", inbox::size);
+    metrics.gauge("splitrt_tail_queue_bytes", "Feature bytes waiting for a worker", queuedBytes::get);
+    duplicates = metrics.counter("splitrt_tail_duplicates_total",
+        "Repeated features answered with the result computed the first time (not computed again)");
+    handled = new LongAdder();
+    chunks = metrics.counter("splitrt_tail_chunks_received_total", "Chunk messages received (parts of FeatureFrames too large for one packet)");
+    assembler = new dev.splitrt.codec.FeatureChunks.Assembler(settings.reassemblyBytes(), settings.reassemblySets(),
+        maxFeaturePacketBytes(List.copyOf(models.values())), settings.chunkTimeout().toNanos());
+    metrics.gauge("splitrt_tail_reassembly_bytes", "Bytes held by incomplete chunk sets", () -> {
+      synchronized (assembler) {
+        return assembler.bytesOpen();
+      }
+    });
+    int cache = settings.resultCache();
+    results = new LinkedHashMap<>(16, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<FeatureKey, java.util.concurrent.CompletableFuture<byte[]>> eldest) {
+        return size() > cache;
+      }
+    };
+  }
+
+  /**
+   * The largest MQTT packet a feature of these models can legally take: the largest FeatureFrame (8
+   * bits per element, per-channel three-range parameters, the longest ids, entropy coding's worst-case
+   * expansion) on the longest features topic, plus headroom. Tails announce it as their Maximum Packet
+   * Size, so the broker drops junk larger than that instead of making the tail allocate it.
+   */
+  public static long maxFeaturePacketBytes(List<LoadedModel> models) {
+    long max = 0;
+    for (LoadedModel m : models) {
+      int[] dims = m.manifest().tail().input().dims();
+      long n = 1;
+      for (int d : dims) n *= d;
+      long channels = dims.length >= 2 ? dims[1] : 1;
+      long header = 74 + 2 * 128 + 4L * dims.length + 4 + channels * 3 * 8 + channels * 3 * 2;
+      long payload = n + n / 64 + 1024; // 8 bits per element; zstd/DEFLATE's worst-case growth is far below 1/64
+      long frame = header + payload + 4;
+      long topic = 64 + 3 * 64 + 128; // splitrt/v1/<fleet>/<device>/features/<model>, ids at their longest
+      max = Math.max(max, frame + topic + 16);
+    }
+    return max;
   }
 
   /**
@@ -123,6 +209,17 @@ public final class TailRunner implements AutoCloseable {
   private void onMessage(String topic, byte[] payload) throws InterruptedException {
     received.increment();
     Message m = new Message(topic, payload, System.currentTimeMillis() * 1000);
+    synchronized (queueSpace) {
+      // Bounded by bytes too; one message larger than the bound still goes when the queue is empty.
+      while (queuedBytes.get() > 0 && queuedBytes.get() + payload.length > settings.queueBytes()) {
+        if (closed) {
+          log.warn("tail {}: shutting down; dropped a feature that arrived on {} after the workers stopped", settings.runnerId(), topic);
+          return;
+        }
+        queueSpace.wait(100);
+      }
+      queuedBytes.addAndGet(payload.length);
+    }
     while (!inbox.offer(m, 100, TimeUnit.MILLISECONDS)) {
       if (closed) {
         log.warn("tail {}: shutting down; dropped a feature that arrived on {} after the workers stopped", settings.runnerId(), topic);
@@ -131,10 +228,15 @@ public final class TailRunner implements AutoCloseable {
     }
   }
 
-  public record Stats(long received, long published, long deadLettered, int queued) {}
+  /** {@code duplicates}: repeated features answered from the result cache (published again, not computed). */
+  public record Stats(long received, long published, long deadLettered, int queued, long duplicates) {
+    public Stats(long received, long published, long deadLettered, int queued) {
+      this(received, published, deadLettered, queued, 0);
+    }
+  }
 
   public Stats stats() {
-    return new Stats(received.sum(), processed.sum(), deadLettered.sum(), inbox.size());
+    return new Stats(received.sum(), processed.sum(), deadLettered.sum(), inbox.size(), duplicates.sum());
   }
 
   /** Waits until every received message was handled (result or dead letter). */
@@ -142,7 +244,7 @@ public final class TailRunner implements AutoCloseable {
     long end = System.currentTimeMillis() + timeoutMillis;
     while (System.currentTimeMillis() < end) {
       Stats s = stats();
-      if (s.queued() == 0 && s.received() == s.published() + s.deadLettered()) return true;
+      if (s.queued() == 0 && s.received() == handled.sum()) return true;
       Thread.sleep(10);
     }
     return false;
@@ -189,14 +291,33 @@ public final class TailRunner implements AutoCloseable {
         while (true) {
           Message m = inbox.poll(100, TimeUnit.MILLISECONDS);
           if (m == POISON || (m == null && closed)) return;
+          expireChunkSets();
           if (m == null) continue;
+          long size = m.payload().length;
+          synchronized (queueSpace) {
+            queuedBytes.addAndGet(-size);
+            queueSpace.notifyAll();
+          }
           try {
-            handle(m);
+            Message whole = m;
+            if (dev.splitrt.codec.FeatureChunks.isChunk(m.payload())) {
+              chunks.increment();
+              Optional<byte[]> frame;
+              synchronized (assembler) {
+                frame = assembler.accept(m.topic(), m.payload(), System.nanoTime());
+              }
+              whole = frame.isPresent() ? new Message(m.topic(), frame.get(), m.receivedMicros()) : null;
+            }
+            if (whole != null) handle(whole);
+          } catch (dev.splitrt.codec.FeatureChunks.ChunkException c) {
+            deadLetter(m, c.reason(), c.getMessage());
           } catch (Rejected r) {
             deadLetter(m, r.reason, r.getMessage());
           } catch (InferenceException | RuntimeException e) {
             log.error("tail {}: failed on {}: {}", settings.runnerId(), m.topic(), e.toString());
             deadLetter(m, "tail_failed", e.toString());
+          } finally {
+            handled.increment();
           }
         }
       } catch (InterruptedException e) {
@@ -239,6 +360,45 @@ public final class TailRunner implements AutoCloseable {
         throw new Rejected("shape_mismatch", "frame shape " + Arrays.toString(frame.shape()) + " but " + modelId + " tail takes "
             + Arrays.toString(expected));
       }
+      FeatureKey key = new FeatureKey(frame.header().deviceId(), modelId, frame.header().sequence(),
+          frame.header().captureEpochMicros());
+      java.util.concurrent.CompletableFuture<byte[]> mine = new java.util.concurrent.CompletableFuture<>();
+      java.util.concurrent.CompletableFuture<byte[]> earlier;
+      synchronized (results) {
+        earlier = results.putIfAbsent(key, mine);
+      }
+      String resultTopic = Topics.results(settings.fleet(), topic.device(), modelId);
+      if (earlier != null) {
+        byte[] again = null;
+        try {
+          again = earlier.get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+          again = null; // the first attempt failed or hangs: compute it here
+        }
+        if (again != null) {
+          duplicates.increment();
+          link.publish(resultTopic, again, 1, false);
+          return;
+        }
+        synchronized (results) {
+          results.put(key, mine);
+        }
+      }
+      try {
+        byte[] json = compute(m, frame, model, modelId, t0);
+        mine.complete(json);
+        link.publish(resultTopic, json, 1, false);
+        processed.increment();
+      } catch (Throwable t) {
+        synchronized (results) {
+          results.remove(key, mine);
+        }
+        mine.completeExceptionally(t);
+        throw t;
+      }
+    }
+
+    private byte[] compute(Message m, FeatureFrame frame, LoadedModel model, String modelId, long t0) throws InferenceException {
       InferenceSession session = sessions.get(modelId);
       frame.dequantizeInto(session.input());
       long t1 = System.nanoTime();
@@ -268,8 +428,7 @@ public final class TailRunner implements AutoCloseable {
           .put("runner", settings.runnerId())
           .put("backend", session.backendName());
       result.set("prediction", toJson(prediction));
-      link.publish(Topics.results(settings.fleet(), topic.device(), modelId), result.toString().getBytes(StandardCharsets.UTF_8), 1, false);
-      processed.increment();
+      return result.toString().getBytes(StandardCharsets.UTF_8);
     }
 
     synchronized void close() {
@@ -295,10 +454,43 @@ public final class TailRunner implements AutoCloseable {
     return o;
   }
 
+  /** Dead-letters chunk sets that did not complete within the chunk timeout (checked about once a second). */
+  private void expireChunkSets() throws InterruptedException {
+    List<dev.splitrt.codec.FeatureChunks.Expired> gone;
+    synchronized (assembler) {
+      long now = System.nanoTime();
+      if (now - lastExpiry < 1_000_000_000L) return;
+      lastExpiry = now;
+      gone = assembler.expire(now);
+    }
+    for (dev.splitrt.codec.FeatureChunks.Expired e : gone) {
+      deadLetter(new Message(e.topic(), new byte[0], System.currentTimeMillis() * 1000), "chunk_timeout",
+          "chunk set " + Long.toHexString(e.setId()) + " of a " + e.totalBytes() + "-byte frame: " + e.received() + " of "
+              + e.count() + " chunks within " + settings.chunkTimeout().toSeconds() + " s; the rest never came");
+    }
+  }
+
   private void deadLetter(Message m, String reason, String detail) throws InterruptedException {
     deadLettered.increment();
     metrics.counter("splitrt_tail_deadletter_" + reason + "_total", "Messages rejected as " + reason).increment();
-    log.warn("tail {}: dead-lettered message on {} ({} bytes): {}: {}", settings.runnerId(), m.topic(), m.payload().length, reason, detail);
+    long suppressed = -1;
+    synchronized (deadLetterLog) {
+      long now = System.nanoTime();
+      long[] st = deadLetterLog.computeIfAbsent(reason, r -> new long[] {now - TimeUnit.SECONDS.toNanos(DEAD_LETTER_LOG_INTERVAL_S + 1), 0});
+      if (now - st[0] > TimeUnit.SECONDS.toNanos(DEAD_LETTER_LOG_INTERVAL_S)) {
+        suppressed = st[1];
+        st[0] = now;
+        st[1] = 0;
+      } else {
+        st[1]++;
+      }
+    }
+    if (suppressed >= 0) {
+      String d = detail.length() > 300 ? detail.substring(0, 300) + "..." : detail;
+      log.warn("tail {}: dead-lettered message on {} ({} bytes): {}: {}{}", settings.runnerId(), m.topic(), m.payload().length, reason, d,
+          suppressed == 0 ? "" : " (" + suppressed + " more '" + reason + "' in the last " + DEAD_LETTER_LOG_INTERVAL_S
+              + " s not logged; see splitrt_tail_deadletter_" + reason + "_total)");
+    }
     ObjectNode o = JSON.createObjectNode()
         .put("reason", reason)
         .put("detail", detail)

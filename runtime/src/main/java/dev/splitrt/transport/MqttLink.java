@@ -416,7 +416,7 @@ public final class MqttLink implements AutoCloseable {
    */
   public long maxPacketBytes() {
     synchronized (lock) {
-      return lastMaxPacket;
+      return lastMaxPacket > 0 ? lastMaxPacket : settings.maxPacketBytes();
     }
   }
 

@@ -20,7 +20,7 @@ class CodecSelectionTest {
   private static EdgeConfig config(ModelManifest.Codec override) {
     return new EdgeConfig("cam-1", "demo", "fs-bottlefit-cls", null, "x86-64-cpu", null, "models/fs-bottlefit-cls/eval",
         BrokerConfig.of("tcp://127.0.0.1:1883"), override == null ? null
-        : new EdgeConfig.PipelineOverrides(null, null, null, override), null);
+        : new EdgeConfig.PipelineOverrides(null, null, null, override), null, null, null, null);
   }
 
   @Test

@@ -105,7 +105,7 @@ final class DemoCommand implements Callable<Integer> {
       }
       MetricsRegistry metrics = new MetricsRegistry();
       BrokerConfig bc = BrokerConfig.of(url);
-      EdgeConfig ec = new EdgeConfig(DEVICE, FLEET, modelId, null, profileName, null, uri, bc, null, null);
+      EdgeConfig ec = new EdgeConfig(DEVICE, FLEET, modelId, null, profileName, null, uri, bc, null, null, null, null, null);
       ec.validate("demo edge config");
       EdgeSettings es = EdgeDaemon.settings(ec, profile, model);
       // Unique client ids: two demos on one external broker must not take over each other's connections.

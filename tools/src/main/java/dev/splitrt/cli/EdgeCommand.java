@@ -51,10 +51,12 @@ final class EdgeCommand implements Callable<Integer> {
              model.manifest().id(), metrics);
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, delivery, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
-             : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(
-                 link.connected() && (delivery == null || delivery.healthy()),
-                 "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages()
-                     + (delivery == null ? "" : ",\"delivery\":" + delivery.healthJson()) + "}"))) {
+             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics, () -> {
+                 MetricsServer.Health h = edge.health(Duration.ofSeconds(c.healthStall()));
+                 if (delivery == null) return h;
+                 return new MetricsServer.Health(h.healthy() && delivery.healthy(),
+                     h.json().substring(0, h.json().length() - 1) + ",\"delivery\":" + delivery.healthJson() + "}");
+               })) {
       if (delivery != null) delivery.start();
       edge.start();
       while (!edge.awaitSourceDone(Duration.ofMillis(200)) && !signals.received()) {

@@ -13,7 +13,6 @@ import dev.splitrt.transport.MqttLink;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,17 +31,20 @@ final class TailCommand implements Callable<Integer> {
     List<LoadedModel> models = new ArrayList<>();
     for (String id : c.models()) models.add(registry.load(id));
     InferenceBackend backend = Backends.select(DeviceProfile.Backend.auto);
-    String runnerId = "tail-" + UUID.randomUUID().toString().substring(0, 8);
+    String runnerId = c.broker().clientId() != null ? c.broker().clientId() : defaultClientId(c.group(), c.instanceNumber());
     MetricsRegistry metrics = new MetricsRegistry();
     TailRunner.Settings settings = new TailRunner.Settings(c.fleet(), c.group(), runnerId, c.workerCount(), c.threadsPerWorker(),
-        c.evaluationMode(), c.queue());
+        c.evaluationMode(), c.queue(), c.queueByteLimit(), c.resultCacheEntries());
+    long maxPacket = c.receiveMaxPacket() > 0 ? c.receiveMaxPacket() : TailRunner.maxFeaturePacketBytes(models);
     Daemons.Signals signals = new Daemons.Signals("splitrt-tail-shutdown");
     int code = 1;
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250, 3600), null, metrics);
+    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), runnerId, 250, 0)
+             .withReceiveMaxPacketBytes(maxPacket), null, metrics);
          TailRunner runner = TailRunner.start(settings, models, backend, link, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
-             : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
-                 "{\"connected\":" + link.connected() + ",\"queued\":" + runner.stats().queued() + "}"))) {
+             : MetricsServer.start(c.metricsBindAddress(), c.metricsPort(), metrics, () -> new MetricsServer.Health(link.health().healthy(),
+                 "{\"connected\":" + link.connected() + ",\"mqtt_ok\":" + link.health().healthy() + ",\"queued\":"
+                     + runner.stats().queued() + "}"))) {
       while (!signals.await(1_000)) {
         // Serves until SIGTERM/SIGINT.
       }
@@ -55,5 +57,21 @@ final class TailCommand implements Callable<Integer> {
       signals.finish(code);
     }
     return code;
+  }
+
+  /**
+   * {@code tail-<group>-<hostname>-<instance>}: stable across restarts, so a restarted tail takes its
+   * own connection over instead of leaving a second, dead member in the shared group.
+   */
+  static String defaultClientId(String group, int instance) {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      host = System.getenv().getOrDefault("HOSTNAME", "host");
+    }
+    String clean = host.replaceAll("[^A-Za-z0-9_.-]", "-");
+    String id = "tail-" + group + "-" + clean + "-" + instance;
+    return id.length() <= 64 ? id : "tail-" + group + "-" + Integer.toHexString(clean.hashCode()) + "-" + instance;
   }
 }
