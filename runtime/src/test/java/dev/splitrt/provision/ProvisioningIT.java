@@ -145,7 +145,7 @@ class ProvisioningIT {
       admin.addDevice(id);
     }
     Path root = dir.resolve("device-" + id);
-    BundleInstaller.install(b.bundle(), root, BundleInstaller.Options.defaults(), msg -> { });
+    BundleInstaller.install(b.bundle(), root, BundleInstaller.Options.pinned(ca.fingerprint()), msg -> { });
     return root.resolve("current");
   }
 

@@ -240,6 +240,14 @@ final class ProvisionCommand implements Runnable {
     @Option(names = "--trust-ca", paramLabel = "FILE", description = "The fleet CA the bundle must be signed by (default: the installed one).")
     Path trustCa;
 
+    @Option(names = "--ca-fingerprint", paramLabel = "SHA256:HEX", description = "The fleet CA's SHA-256 fingerprint as 'provision ca init' "
+        + "printed it; a first install needs it (or --trust-ca).")
+    String caFingerprint;
+
+    @Option(names = "--trust-on-first-use", description = "First install only: accept the bundle's own CA unpinned (compare the printed "
+        + "fingerprint yourself).")
+    boolean trustOnFirstUse;
+
     @Option(names = "--build-engine", description = "Pre-build the head's TensorRT engine into ROOT/engines where TensorRT loads.")
     boolean buildEngine;
 
@@ -254,7 +262,7 @@ final class ProvisionCommand implements Runnable {
         return 0;
       }
       if (bundle == null) throw new Errors.UserError("give the bundle to install, or --rollback");
-      BundleInstaller.Installed r = BundleInstaller.install(bundle, root, new BundleInstaller.Options(trustCa, buildEngine, owner), System.out::println);
+      BundleInstaller.Installed r = BundleInstaller.install(bundle, root, new BundleInstaller.Options(trustCa, buildEngine, owner, caFingerprint, trustOnFirstUse), System.out::println);
       if (r.changed()) {
         System.out.println("unit: " + r.dir().resolve("systemd/splitrt-edge.service") + " (ln -sf it into /etc/systemd/system/, then systemctl daemon-reload "
             + "&& systemctl enable --now splitrt-edge)");
