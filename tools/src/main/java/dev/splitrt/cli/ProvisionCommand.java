@@ -322,7 +322,7 @@ final class ProvisionCommand implements Runnable {
       } else {
         System.out.println("the broker checks new handshakes against the CRL after a reload: systemctl reload mosquitto (or --reload-command)");
       }
-      if (!admin.apply(fleetCa, a -> a.removeClient(id), id + " removed; its open connections closed")) {
+      if (!admin.apply(fleetCa, a -> a.removeClient(id), "the removal of " + id + " (its open connections are closed)")) {
         System.out.println("its open connection stays until the broker learns of it: give --broker-admin mqtts://HOST:PORT to kick it now");
       }
       return 0;
