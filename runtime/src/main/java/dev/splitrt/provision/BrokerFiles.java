@@ -33,7 +33,9 @@ import java.util.Set;
  * {@code use_identity_as_username} the certificate is the only credential.
  */
 final class BrokerFiles {
-  static final String PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+  /** Debian's path of the plugin for this machine's architecture (the broker host is assumed to match the operator's). */
+  static final String PLUGIN = "/usr/lib/" + ("aarch64".equals(System.getProperty("os.arch")) ? "aarch64" : "x86_64")
+      + "-linux-gnu/mosquitto_dynamic_security.so";
   static final String TAIL_ROLE = "splitrt-tail";
   static final String ADMIN_ROLE = "splitrt-admin";
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
