@@ -27,6 +27,7 @@ public final class OnnxRuntimeBackend implements InferenceBackend {
         if (env == null && failure == null) {
           try {
             env = OrtEnvironment.getEnvironment();
+            noPhoningHome(env);
           } catch (Throwable t) { // UnsatisfiedLinkError, ExceptionInInitializerError...: report, don't crash
             failure = "the ONNX Runtime native library does not load on " + System.getProperty("os.name") + "/"
                 + System.getProperty("os.arch") + " (" + t + ")";
@@ -35,6 +36,30 @@ public final class OnnxRuntimeBackend implements InferenceBackend {
         if (env == null) throw new InferenceException(failure);
         return env;
       }
+    }
+  }
+
+  /** The environment variable that keeps ONNX Runtime's telemetry system from starting at all (read by its native code). */
+  public static final String TELEMETRY_OFF = "ORT_DISABLE_TELEMETRY";
+
+  /**
+   * ONNX Runtime 1.29 (Linux) starts a telemetry system when the environment is created: it writes
+   * {@code $TMPDIR/mat-debug-<pid>.log} and {@code ~/.cache/Microsoft/DeveloperTools/.onnxruntime/}
+   * ({@code deviceid}, {@code onnxruntime.db}). Measured: {@code setTelemetry(false)} after creation stops
+   * events but not those files; only {@value #TELEMETRY_OFF}=1 in the process environment prevents them,
+   * and a JVM cannot set its own environment, so the launcher ({@code tools/splitrt}), the device's
+   * systemd unit and the test JVMs set it. Here: events off, and one WARN when the variable is missing.
+   */
+  static void noPhoningHome(OrtEnvironment env) {
+    try {
+      env.setTelemetry(false);
+    } catch (Exception e) {
+      LOG.debug("ONNX Runtime setTelemetry(false): {}", e.toString());
+    }
+    if (!"1".equals(System.getenv(TELEMETRY_OFF))) {
+      LOG.warn("{} is not set to 1: ONNX Runtime writes telemetry files ({}/mat-debug-{}.log, ~/.cache/Microsoft/DeveloperTools/"
+          + ".onnxruntime/); start through tools/splitrt or the provisioned systemd unit, or export {}=1", TELEMETRY_OFF,
+          System.getenv().getOrDefault("TMPDIR", "/tmp"), ProcessHandle.current().pid(), TELEMETRY_OFF);
     }
   }
 

@@ -296,6 +296,11 @@ final class BrokerProbe {
       netIn.position(netIn.position() + n);
     }
 
+    /** The first failed write, or null (later writes were dropped). */
+    IOException writeFailure() {
+      return writeFailure;
+    }
+
     private String failureNote() {
       return writeFailure == null ? "" : " (after our write failed: " + writeFailure + ")";
     }

@@ -50,13 +50,32 @@ public final class BundleInstaller {
 
   /**
    * {@code trustedCa}: the fleet CA the bundle must be signed by; null = the CA of the version
-   * installed now, or (first install) the bundle's own CA, whose fingerprint is then reported.
+   * installed now. {@code caFingerprint}: the fleet CA's SHA-256 as {@code ca init} printed it
+   * ({@code SHA256:<hex>}; colons and case ignored), checked on every install where given. A first
+   * install needs one of the two, unless {@code trustOnFirstUse} says to accept the bundle's own CA.
    * {@code owner}: user to own the installed files (needs root; the systemd unit's User=); null = us.
    */
-  public record Options(Path trustedCa, boolean buildEngine, String owner) {
-    public static Options defaults() {
-      return new Options(null, false, null);
+  public record Options(Path trustedCa, boolean buildEngine, String owner, String caFingerprint, boolean trustOnFirstUse) {
+    public Options(Path trustedCa, boolean buildEngine, String owner) {
+      this(trustedCa, buildEngine, owner, null, false);
     }
+
+    /** No pin: refused on a first install; later installs trust the installed version's CA. */
+    public static Options defaults() {
+      return new Options(null, false, null, null, false);
+    }
+
+    /** Pinned to the fleet CA's fingerprint. */
+    public static Options pinned(String caFingerprint) {
+      return new Options(null, false, null, caFingerprint, false);
+    }
+  }
+
+  /** {@code SHA256:<hex>}, {@code sha256:AB:CD:…} or bare hex, to 64 lowercase hex digits; null when it is not one. */
+  static String normalizeFingerprint(String f) {
+    if (f == null) return null;
+    String h = f.trim().replaceFirst("(?i)^sha-?256:", "").replace(":", "").toLowerCase(java.util.Locale.ROOT);
+    return h.matches("[0-9a-f]{64}") ? h : null;
   }
 
   private BundleInstaller() {}
@@ -74,7 +93,7 @@ public final class BundleInstaller {
     try {
       List<Tar.Extracted> files = Tar.extract(bundle, stage);
       byte[] manifest = check(bundle, stage, files);
-      X509Certificate ca = trustAndSignature(bundle, stage, root, manifest, options.trustedCa(), progress);
+      X509Certificate ca = trustAndSignature(bundle, stage, root, manifest, options, progress);
       DeviceBundle.Meta meta = Yaml.parse(DeviceBundle.text(Files.readAllBytes(stage.resolve(DeviceBundle.META))), bundle + "!" + DeviceBundle.META,
           DeviceBundle.Meta.class);
       checkIdentity(bundle, stage, ca, meta);
@@ -179,23 +198,44 @@ public final class BundleInstaller {
     return manifest;
   }
 
-  private static X509Certificate trustAndSignature(Path bundle, Path stage, Path root, byte[] manifest, Path trustedCa,
+  private static X509Certificate trustAndSignature(Path bundle, Path stage, Path root, byte[] manifest, Options options,
       Consumer<String> progress) throws ProvisionException, IOException {
+    Path trustedCa = options.trustedCa();
     X509Certificate bundled = Pki.readCert(stage.resolve(DeviceBundle.CA));
     X509Certificate trusted;
     String source;
     Path installedCa = root.resolve("current").resolve(DeviceBundle.CA);
+    if (options.caFingerprint() != null) {
+      String pin = normalizeFingerprint(options.caFingerprint());
+      if (pin == null) {
+        throw new ProvisionException("--ca-fingerprint '" + options.caFingerprint() + "' is not a SHA-256 fingerprint; give it as "
+            + "'splitrt provision ca init' printed it: SHA256:<64 hex digits>");
+      }
+      if (!pin.equals(Pki.fingerprint(bundled))) {
+        throw new ProvisionException(bundle + ": " + DeviceBundle.CA + " (SHA256:" + Pki.fingerprint(bundled) + ") is not the pinned fleet CA (SHA256:"
+            + pin + "); refused, nothing installed. Get the bundle from your fleet's operator, or check the fingerprint you pinned");
+      }
+    }
     if (trustedCa != null) {
       trusted = Pki.readCert(trustedCa);
       source = trustedCa.toString();
     } else if (Files.isRegularFile(installedCa)) {
       trusted = Pki.readCert(installedCa);
       source = "the installed version's " + DeviceBundle.CA;
-    } else {
+    } else if (options.caFingerprint() != null) {
+      trusted = bundled;
+      source = "the pinned fingerprint";
+      progress.accept("first install: the bundle's fleet CA matches the pinned fingerprint SHA256:" + Pki.fingerprint(bundled));
+    } else if (options.trustOnFirstUse()) {
       trusted = bundled;
       source = null;
-      progress.accept("first install: trusting the bundle's fleet CA, SHA-256 fingerprint " + Pki.fingerprint(bundled)
-          + " (compare it with 'splitrt provision ca init' output, or pass --trust-ca)");
+      progress.accept("first install: trusting the bundle's fleet CA on first use (--trust-on-first-use), SHA-256 fingerprint SHA256:"
+          + Pki.fingerprint(bundled) + "; compare it with what 'splitrt provision ca init' printed");
+    } else {
+      throw new ProvisionException(bundle + ": first install, and no fleet CA is pinned: anyone could have signed this bundle. Pin the "
+          + "fleet CA: --ca-fingerprint SHA256:<hex> as 'splitrt provision ca init' printed it (or 'openssl x509 -in pki/ca.pem -noout "
+          + "-fingerprint -sha256' on the operator's machine), or --trust-ca FILE with the fleet's ca.pem; --trust-on-first-use accepts the "
+          + "bundle's own CA (SHA256:" + Pki.fingerprint(bundled) + ") only if you have compared it. Nothing installed");
     }
     if (!Pki.fingerprint(trusted).equals(Pki.fingerprint(bundled))) {
       throw new ProvisionException(bundle + ": " + DeviceBundle.CA + " is a different CA (" + Pki.fingerprint(bundled) + ") than the trusted one from "

@@ -167,6 +167,7 @@ public final class DeviceBundle {
         + "SupplementaryGroups=video\n"
         + "WorkingDirectory=" + root + "/current\n"
         + "Environment=SPLITRT_ENGINE_CACHE=" + root + "/engines\n"
+        + "Environment=ORT_DISABLE_TELEMETRY=1\n"
         + "Environment=JAVA_TOOL_OPTIONS=-Dorg.bytedeco.javacpp.cachedir=" + root + "/cache\n"
         + "ExecStart=" + spec.launcher() + " edge --config " + root + "/current/" + CONFIG + "\n"
         + "Restart=on-failure\n"

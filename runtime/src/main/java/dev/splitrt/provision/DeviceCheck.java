@@ -137,8 +137,9 @@ public final class DeviceCheck {
     }
     if (!probe.subackCodes().isEmpty() && probe.subackCodes().get(0) >= 0x80) {
       return new Report(Outcome.ACL_REFUSED, "the broker refused the subscription to " + resultsTopic + " (SUBACK 0x"
-          + Integer.toHexString(probe.subackCodes().get(0)) + "): the ACL must let '" + c.deviceId() + "' read its results "
-          + "(pattern read splitrt/v1/" + fleet + "/%u/results/#, with use_identity_as_username true)", steps, -1);
+          + Integer.toHexString(probe.subackCodes().get(0)) + "): the broker's dynamic-security config must know '" + c.deviceId()
+          + "' (role splitrt-device-" + c.deviceId() + "): run 'splitrt provision device' with --broker-admin, or restart the broker "
+          + "on the fleet's pki/broker/mosquitto.conf", steps, -1);
     }
     boolean deadLetterReadable = probe.subackCodes().size() > 1 && probe.subackCodes().get(1) < 0x80;
     steps.add("subscriptions accepted: " + resultsTopic + (deadLetterReadable ? ", " + deadLetter : " (dead letters not readable: a model mismatch shows as no result)"));
@@ -181,7 +182,7 @@ public final class DeviceCheck {
         if (e.getCause() instanceof PublishRejectedException r) {
           return new Report(r.reasonCode() == 0x87 ? Outcome.ACL_REFUSED : Outcome.CONNECT_REFUSED, "the broker refused the features on "
               + featuresTopic + " (PUBACK 0x" + Integer.toHexString(r.reasonCode()) + "): the ACL must let '" + c.deviceId()
-              + "' write splitrt/v1/" + c.fleet() + "/" + c.deviceId() + "/# (pattern write splitrt/v1/" + c.fleet() + "/%u/#)", steps, -1);
+              + "' publish " + featuresTopic + " (role splitrt-device-" + c.deviceId() + " in the broker's dynamic-security config)", steps, -1);
         }
         return new Report(Outcome.CONNECT_REFUSED, "publishing the features failed: " + e.getCause(), steps, -1);
       } catch (TimeoutException e) {
@@ -210,7 +211,7 @@ public final class DeviceCheck {
       }
       return new Report(Outcome.NO_TAIL, "no result on " + Topics.results(c.fleet(), c.deviceId(), c.model()) + " within " + timeout.toSeconds()
           + " s: no tail runner serves fleet " + c.fleet() + " and model " + mf.id() + " (start 'splitrt tail' with models: [" + mf.id()
-          + "]), or the tail's certificate lacks the ACL grants (see the broker log)", steps, -1);
+          + "]), or the broker's dynamic-security config lacks the tail (see the broker log)", steps, -1);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Report(Outcome.NO_TAIL, "interrupted while waiting for the result", steps, -1);

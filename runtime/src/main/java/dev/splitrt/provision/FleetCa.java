@@ -60,21 +60,35 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>
  * DIR/fleet.yaml   DIR/ca.pem   DIR/ca.key (0600)   DIR/crl.pem   DIR/issued/ROLE-ID-SERIAL.pem
- * DIR/broker/{server.pem, server.key (0600), mosquitto.conf, acl}
+ * DIR/admin/{splitrt-admin.pem, splitrt-admin.key (0600)}         the identity 'provision' uses on $CONTROL
+ * DIR/broker/{mosquitto.conf, ca.pem, crl.pem, server.pem, server.key (0640 group broker)}
+ * DIR/broker/dynsec/dynamic-security.json (0660 group broker: the plugin saves its state there)
  * </pre>
+ *
+ * With a broker group (Debian: {@code mosquitto}) DIR is 0710 and DIR/broker 0750 in that group, so
+ * the broker's own user can traverse to its files and read them but not list DIR or read the CA key.
  */
 public final class FleetCa {
   private static final Logger log = LoggerFactory.getLogger(FleetCa.class);
   static final Pattern ID = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
   /** Ids a device may not take: {@code splitrt/v1/<fleet>/deadletter/#} would cover the fleet's dead-letter topic. */
-  private static final Set<String> RESERVED = Set.of("deadletter", "broker", "%u", "%c");
+  private static final Set<String> RESERVED = Set.of("deadletter", "broker", "%u", "%c", BrokerAdmin.ADMIN_ID);
   public static final Duration DEFAULT_CA_VALIDITY = Duration.ofDays(3650);
   public static final Duration DEFAULT_LEAF_VALIDITY = Duration.ofDays(365);
   static final Duration CRL_VALIDITY = Duration.ofDays(365);
   private static final Duration SKEW = Duration.ofMinutes(5);
 
   /** What a certificate is for: devices and tail runners are TLS clients, the broker a TLS server. */
-  public enum Role { DEVICE, TAIL, BROKER }
+  public enum Role {
+    /** A device: writes its features and status, reads its results. */
+    DEVICE,
+    /** A tail runner: reads every device's features, writes results and dead letters. */
+    TAIL,
+    /** The broker's server certificate. */
+    BROKER,
+    /** The operator's identity on the broker's {@code $CONTROL/dynamic-security} topics (made by {@link #init}). */
+    ADMIN
+  }
 
   /** One issued certificate and where its PEM files were written ({@code keyFile} mode 0600). */
   public record Issued(Role role, String id, BigInteger serial, Instant notBefore, Instant notAfter, Path certFile, Path keyFile) {
@@ -83,20 +97,30 @@ public final class FleetCa {
     }
   }
 
-  record FleetFile(String fleet, String created) {}
+  record FleetFile(String fleet, String created, BrokerSettings broker) {}
 
   private final Path dir;
   private final String fleet;
   private final X509Certificate caCert;
+  private final BrokerSettings broker;
 
-  private FleetCa(Path dir, String fleet, X509Certificate caCert) {
+  private FleetCa(Path dir, String fleet, X509Certificate caCert, BrokerSettings broker) {
     this.dir = dir;
     this.fleet = fleet;
     this.caCert = caCert;
+    this.broker = (broker == null ? BrokerSettings.DEFAULTS : broker).resolved();
   }
 
-  /** Creates the CA in {@code dir} (which must not hold one yet), an empty CRL and the broker's ACL. */
+  /** {@link #init(Path, String, Duration, BrokerSettings)} with the default broker settings and no broker group. */
   public static FleetCa init(Path dir, String fleet, Duration validity) throws ProvisionException {
+    return init(dir, fleet, validity, BrokerSettings.DEFAULTS);
+  }
+
+  /**
+   * Creates the CA in {@code dir} (which must not hold one yet), an empty CRL, the admin identity and
+   * the broker files for {@code broker} (kept in fleet.yaml for every later command).
+   */
+  public static FleetCa init(Path dir, String fleet, Duration validity, BrokerSettings broker) throws ProvisionException {
     if (fleet == null || !ID.matcher(fleet).matches()) {
       throw new ProvisionException("fleet '" + fleet + "' must match [A-Za-z0-9_.-]{1,64} (it is a topic segment)");
     }
@@ -120,9 +144,14 @@ public final class FleetCa {
       X509Certificate cert = toCert(b.build(signer(kp.getPrivate())));
       Pki.writeNew(caKey, Pki.keyPem(kp.getPrivate()));
       Pki.write(dir.resolve("ca.pem"), Pki.pem(cert), Pki.PUBLIC_FILE);
-      Pki.write(dir.resolve("fleet.yaml"), Yaml.mapper().writeValueAsString(new FleetFile(fleet, now.toString())), Pki.PUBLIC_FILE);
-      FleetCa ca = new FleetCa(dir, fleet, cert);
+      BrokerSettings bs = broker.resolved();
+      if (bs.group() != null) BrokerFiles.group(dir, bs.group());
+      Pki.write(dir.resolve("fleet.yaml"), Yaml.mapper().writeValueAsString(new FleetFile(fleet, now.toString(), bs)), Pki.PUBLIC_FILE);
+      FleetCa ca = new FleetCa(dir, fleet, cert, bs);
       ca.writeCrl(null, List.of());
+      ca.issue(Role.ADMIN, BrokerAdmin.ADMIN_ID, List.of(), validity.compareTo(Duration.ofDays(2)) > 0 ? validity.minusDays(1)
+          : validity.dividedBy(2), dir.resolve("admin"));
+      Files.setPosixFilePermissions(dir.resolve("admin"), Pki.OWNER_DIR);
       ca.writeBrokerFiles();
       log.info("fleet {}: CA created in {} (certificate {}, valid until {}; key file mode 0600)", fleet, dir, ca.caCertFile(),
           cert.getNotAfter().toInstant());
@@ -147,7 +176,52 @@ public final class FleetCa {
     } catch (ConfigException e) {
       throw new ProvisionException(e.getMessage(), e);
     }
-    return new FleetCa(dir, f.fleet(), Pki.readCert(dir.resolve("ca.pem")));
+    return new FleetCa(dir, f.fleet(), Pki.readCert(dir.resolve("ca.pem")), f.broker());
+  }
+
+  /** SHA-256 of the CA certificate, as devices pin it: {@code SHA256:<hex>}. */
+  public String fingerprint() {
+    return "SHA256:" + Pki.fingerprint(caCert);
+  }
+
+  /**
+   * An upper bound on a legal FeatureFrame of {@code m}: 8-bit codes for every bottleneck element,
+   * zstd's worst-case expansion, the largest header (128-byte ids, per-channel three-range parameters).
+   */
+  public static long largestFrameBytes(dev.splitrt.model.ModelManifest m) {
+    int[] d = m.head().output().dims();
+    long elements = 1;
+    for (int x : d) elements *= x;
+    long channels = d.length > 1 ? d[1] : 1;
+    long payload = elements + elements / 128 + 64;
+    long header = 128 + 2 * 128 + 4L * d.length + 30 * channels + 4;
+    return payload + header;
+  }
+
+  /** The broker settings from fleet.yaml, defaults filled in. */
+  public BrokerSettings brokerSettings() {
+    return broker;
+  }
+
+  /** The admin identity's certificate and key (made by {@link #init}), for {@link BrokerAdmin}. */
+  public Path adminCertFile() {
+    return dir.resolve("admin").resolve(BrokerAdmin.ADMIN_ID + ".pem");
+  }
+
+  public Path adminKeyFile() {
+    return dir.resolve("admin").resolve(BrokerAdmin.ADMIN_ID + ".key");
+  }
+
+  public Path brokerDir() {
+    return dir.resolve("broker");
+  }
+
+  public Path mosquittoConfFile() {
+    return brokerDir().resolve("mosquitto.conf");
+  }
+
+  public Path dynsecFile() {
+    return brokerDir().resolve("dynsec").resolve("dynamic-security.json");
   }
 
   public String fleet() {
@@ -164,10 +238,6 @@ public final class FleetCa {
 
   public Path crlFile() {
     return dir.resolve("crl.pem");
-  }
-
-  public Path aclFile() {
-    return dir.resolve("broker").resolve("acl");
   }
 
   public X509Certificate certificate() {
@@ -192,7 +262,7 @@ public final class FleetCa {
       throw new ProvisionException("id '" + id + "' must match [A-Za-z0-9_.-]{1,64}: it is the certificate CN, the MQTT username "
           + "and a topic segment");
     }
-    if (role != Role.BROKER && RESERVED.contains(id)) {
+    if ((role == Role.DEVICE || role == Role.TAIL) && RESERVED.contains(id)) {
       throw new ProvisionException("id '" + id + "' is reserved (a device named so could write splitrt/v1/" + fleet + "/" + id
           + "/#); choose another id");
     }
@@ -201,7 +271,7 @@ public final class FleetCa {
       throw new ProvisionException("a certificate for '" + id + "' until " + notAfter + " would outlive the CA (valid until "
           + caCert.getNotAfter().toInstant() + "); give fewer --days");
     }
-    if (role != Role.BROKER) {
+    if (role == Role.DEVICE || role == Role.TAIL) {
       Role other = role == Role.DEVICE ? Role.TAIL : Role.DEVICE;
       if (!issued(other, id).isEmpty()) {
         throw new ProvisionException("'" + id + "' is already a " + other.name().toLowerCase() + " identity in fleet " + fleet
@@ -231,7 +301,7 @@ public final class FleetCa {
       Pki.write(certFile, Pki.pem(cert), Pki.PUBLIC_FILE);
       Pki.write(dir.resolve("issued").resolve(role.name().toLowerCase() + "-" + id + "-" + serial.toString(16) + ".pem"), Pki.pem(cert),
           Pki.PUBLIC_FILE);
-      if (role == Role.TAIL) writeBrokerFiles();
+      if (role != Role.ADMIN || Files.isRegularFile(dir.resolve("broker").resolve("mosquitto.conf"))) writeBrokerFiles();
       log.info("fleet {}: issued {} certificate CN={} serial {} valid {} .. {} -> {}", fleet, role.name().toLowerCase(), id,
           serial.toString(16), notBefore, notAfter, certFile);
       return new Issued(role, id, serial, notBefore, notAfter, certFile, keyFile);
@@ -263,7 +333,7 @@ public final class FleetCa {
     try {
       writeBrokerFiles();
     } catch (IOException e) {
-      throw new ProvisionException("CRL written, but the ACL " + aclFile() + " could not be rewritten: " + e.getMessage(), e);
+      throw new ProvisionException("CRL written, but the broker files in " + brokerDir() + " could not be rewritten: " + e.getMessage(), e);
     }
     log.info("fleet {}: revoked {} certificate(s) of {} (serials {}); CRL {} re-signed", fleet, fresh.size(), id,
         fresh.stream().map(s -> s.toString(16)).toList(), crlFile());
@@ -273,6 +343,11 @@ public final class FleetCa {
   /** Re-signs the CRL with the same entries and a new nextUpdate (a CRL past nextUpdate makes OpenSSL refuse every client). */
   public Instant renewCrl() throws ProvisionException {
     writeCrl(Pki.readCrl(crlFile()), List.of());
+    try {
+      writeBrokerFiles();
+    } catch (IOException e) {
+      throw new ProvisionException("CRL re-signed, but its copy in " + brokerDir() + " could not be written: " + e.getMessage(), e);
+    }
     return Pki.readCrl(crlFile()).getNextUpdate().toInstant();
   }
 
@@ -281,70 +356,44 @@ public final class FleetCa {
     return Pki.readCrl(crlFile()).getRevokedCertificate(cert) != null;
   }
 
-  /**
-   * The Mosquitto lines that turn certificates into permissions, with absolute paths: the username is
-   * the certificate's CN, the CRL is checked, the ACL applies.
-   */
-  public List<String> mosquittoAuthLines() {
-    return List.of("use_identity_as_username true", "crlfile " + crlFile().toAbsolutePath(), "acl_file " + aclFile().toAbsolutePath());
-  }
-
-  /** The ACL text for this fleet (see provisioning.md): devices write only their own subtree, tails serve the fleet. */
-  public String aclText() throws ProvisionException {
-    Set<String> tails = new TreeSet<>();
+  /** Ids with at least one certificate of {@code role} that is not revoked. */
+  public Set<String> activeIds(Role role) throws ProvisionException {
+    Set<String> ids = new TreeSet<>();
     X509CRL crl = Pki.readCrl(crlFile());
+    String prefix = role.name().toLowerCase() + "-";
     for (Map.Entry<Path, X509Certificate> e : issuedAll().entrySet()) {
-      if (e.getKey().getFileName().toString().startsWith("tail-") && crl.getRevokedCertificate(e.getValue()) == null) {
-        tails.add(Pki.commonName(e.getValue()));
+      if (e.getKey().getFileName().toString().startsWith(prefix) && crl.getRevokedCertificate(e.getValue()) == null) {
+        ids.add(Pki.commonName(e.getValue()));
       }
     }
-    String root = "splitrt/v1/" + fleet;
-    StringBuilder sb = new StringBuilder();
-    sb.append("# Mosquitto ACL for SplitRT fleet ").append(fleet).append(", written by 'splitrt provision' (rewritten when a tail\n")
-        .append("# runner is provisioned or revoked). Needs 'use_identity_as_username true': the username is the certificate CN.\n")
-        .append("# Every client: write only its own subtree, read only its own results and the fleet's dead letters.\n")
-        .append("pattern write ").append(root).append("/%u/#\n")
-        .append("pattern read ").append(root).append("/%u/results/#\n")
-        .append("pattern read ").append(root).append("/deadletter\n");
-    for (String t : tails) {
-      sb.append("\n# tail runner ").append(t).append(": every device's features in, results and dead letters out\n")
-          .append("user ").append(t).append('\n')
-          .append("topic read ").append(root).append("/+/features/+\n")
-          .append("topic write ").append(root).append("/+/results/+\n")
-          .append("topic write ").append(root).append("/deadletter\n");
-    }
-    return sb.toString();
+    return ids;
   }
 
-  /** The complete listener section for the operator's mosquitto.conf. */
-  public String mosquittoConf(int port) {
-    Path broker = dir.resolve("broker").toAbsolutePath();
-    StringBuilder sb = new StringBuilder();
-    sb.append("# SplitRT fleet ").append(fleet).append(": mutual-TLS listener (Mosquitto 2.0). Include this file from mosquitto.conf.\n")
-        .append("# After 'splitrt provision revoke' or a new tail runner: SIGHUP Mosquitto (systemctl reload mosquitto, or kill -HUP);\n")
-        .append("# 2.0 then re-reads the CRL and the ACL without dropping connected clients (new TLS handshakes see the new CRL).\n")
-        .append("per_listener_settings false\n")
-        .append("allow_anonymous false\n")
-        .append("listener ").append(port).append('\n')
-        .append("set_tcp_nodelay true\n") // Nagle off: small QoS 1 messages otherwise wait ~40 ms for a delayed ACK
-        .append("cafile ").append(caCertFile().toAbsolutePath()).append('\n')
-        .append("certfile ").append(broker.resolve("server.pem")).append('\n')
-        .append("keyfile ").append(broker.resolve("server.key")).append('\n')
-        .append("require_certificate true\n")
-        .append("tls_version tlsv1.2\n");
-    for (String l : mosquittoAuthLines()) sb.append(l).append('\n');
-    return sb.toString();
+  /** The dynamic-security plugin's config for this fleet (see {@link BrokerFiles#dynsecJson}). */
+  public String dynsecJson() throws ProvisionException {
+    return BrokerFiles.dynsecJson(fleet, activeIds(Role.DEVICE), activeIds(Role.TAIL));
   }
 
+  /** The listener config for this fleet's broker settings (fleet.yaml). */
+  public String mosquittoConf() {
+    return mosquittoConf(broker);
+  }
+
+  /** The listener config for {@code settings} (tests start brokers on other ports with the same files). */
+  public String mosquittoConf(BrokerSettings settings) {
+    return BrokerFiles.mosquittoConf(fleet, brokerDir().toAbsolutePath(), dynsecFile().toAbsolutePath(), settings.resolved());
+  }
+
+  /**
+   * Rewrites everything under DIR/broker from the issued certificates and fleet.yaml: copies of the CA
+   * certificate and the CRL, mosquitto.conf and the dynamic-security config, modes for the broker group.
+   */
   void writeBrokerFiles() throws IOException {
-    Path broker = dir.resolve("broker");
-    Files.createDirectories(broker);
     try {
-      Pki.write(aclFile(), aclText(), Pki.PUBLIC_FILE);
+      BrokerFiles.write(this, dynsecJson());
     } catch (ProvisionException e) {
       throw new IOException(e.getMessage(), e);
     }
-    Pki.write(broker.resolve("mosquitto.conf"), mosquittoConf(8883), Pki.PUBLIC_FILE);
   }
 
   /** Every certificate in {@code issued/} by file; the file name starts with the role. */

@@ -57,19 +57,19 @@ class DeviceBundleTest {
     assertThat(new DeviceProfiles(x.resolve(c.profilesDir())).load(c.profile()).name()).isEqualTo("jetson-orin-nano-8gb");
     assertThat(Files.readString(x.resolve("systemd/splitrt-edge.service")))
         .contains("ExecStart=/usr/local/bin/splitrt edge --config /opt/splitrt/current/config/edge.yaml", "Restart=on-failure",
-            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current");
+            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current", "Environment=ORT_DISABLE_TELEMETRY=1\n");
   }
 
   @Test
   void installsIdempotentlyAndRollsBack() throws Exception {
     Path root = dir.resolve("root");
     List<String> said = new ArrayList<>();
-    BundleInstaller.Installed first = BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), said::add);
+    BundleInstaller.Installed first = BundleInstaller.install(bundle, root, BundleInstaller.Options.pinned(ca.fingerprint()), said::add);
     assertThat(first.version()).isEqualTo(1);
     assertThat(first.changed()).isTrue();
     assertThat(Files.readSymbolicLink(root.resolve("current"))).hasToString("versions/1");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("current/tls/device.key")))).isEqualTo("rw-------");
-    assertThat(said).anySatisfy(s -> assertThat(s).contains("first install: trusting the bundle's fleet CA"));
+    assertThat(said).anySatisfy(s -> assertThat(s).contains("first install: the bundle's fleet CA matches the pinned fingerprint"));
 
     BundleInstaller.Installed again = BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), said::add);
     assertThat(again.changed()).isFalse();
@@ -96,7 +96,7 @@ class DeviceBundleTest {
     Path tampered = dir.resolve("tampered.tar.gz");
     Tar.write(tampered, entries, 0);
     Path root = dir.resolve("root");
-    assertThatThrownBy(() -> BundleInstaller.install(tampered, root, BundleInstaller.Options.defaults(), s -> { }))
+    assertThatThrownBy(() -> BundleInstaller.install(tampered, root, BundleInstaller.Options.pinned(ca.fingerprint()), s -> { }))
         .isInstanceOf(ProvisionException.class)
         .hasMessageContaining("config/edge.yaml does not match its SHA-256")
         .hasMessageContaining("nothing installed");
@@ -123,15 +123,43 @@ class DeviceBundleTest {
     entries.add(new Tar.Entry("MANIFEST.sha256.sig", 0644, Files.readAllBytes(dir.resolve("t/MANIFEST.sha256.sig"))));
     Path forged = dir.resolve("forged.tar.gz");
     Tar.write(forged, entries, 0);
-    assertThatThrownBy(() -> BundleInstaller.install(forged, dir.resolve("root"), BundleInstaller.Options.defaults(), s -> { }))
+    assertThatThrownBy(() -> BundleInstaller.install(forged, dir.resolve("root"), BundleInstaller.Options.pinned(ca.fingerprint()), s -> { }))
         .hasMessageContaining("not signed by the fleet CA");
 
-    BundleInstaller.install(bundle, dir.resolve("root"), BundleInstaller.Options.defaults(), s -> { });
+    BundleInstaller.install(bundle, dir.resolve("root"), BundleInstaller.Options.pinned(ca.fingerprint()), s -> { });
     FleetCa other = FleetCa.init(dir.resolve("other"), "demo", Duration.ofDays(3650));
     Path foreign = DeviceBundle.build(other, DeviceBundle.Spec.of("cam-01", "fs-bottlefit-cls", "x86-64-cpu", "mqtts://b:8883",
         REPO.resolve("models"), REPO.resolve("device-profiles")), dir.resolve("out3")).bundle();
     assertThatThrownBy(() -> BundleInstaller.install(foreign, dir.resolve("root"), BundleInstaller.Options.defaults(), s -> { }))
         .hasMessageContaining("is a different CA");
+  }
+
+  /**
+   * Issue 12 item 5: a first install without a pinned CA is refused with how to pin it; a bundle signed
+   * by another CA is refused against the pin; trust on first use only with its explicit flag.
+   */
+  @Test
+  void aFirstInstallNeedsThePinnedFleetCaOrTheExplicitTrustOnFirstUseFlag() throws Exception {
+    Path root = dir.resolve("pin-root");
+    assertThatThrownBy(() -> BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), s -> { }))
+        .isInstanceOf(ProvisionException.class)
+        .hasMessageContaining("no fleet CA is pinned").hasMessageContaining("--ca-fingerprint SHA256:").hasMessageContaining("--trust-ca FILE")
+        .hasMessageContaining("Nothing installed");
+    assertThat(root.resolve("current")).doesNotExist();
+
+    FleetCa other = FleetCa.init(dir.resolve("other-pin"), "demo", Duration.ofDays(3650));
+    Path foreign = DeviceBundle.build(other, DeviceBundle.Spec.of("cam-01", "fs-bottlefit-cls", "x86-64-cpu", "mqtts://b:8883",
+        REPO.resolve("models"), REPO.resolve("device-profiles")), dir.resolve("out-pin")).bundle();
+    assertThatThrownBy(() -> BundleInstaller.install(foreign, root, BundleInstaller.Options.pinned(ca.fingerprint()), s -> { }))
+        .hasMessageContaining("is not the pinned fleet CA");
+    assertThatThrownBy(() -> BundleInstaller.install(bundle, root, BundleInstaller.Options.pinned("SHA256:12ab"), s -> { }))
+        .hasMessageContaining("is not a SHA-256 fingerprint");
+    String colons = ca.fingerprint().substring(7).toUpperCase().replaceAll("(..)(?!$)", "$1:");
+    assertThat(BundleInstaller.install(bundle, root, BundleInstaller.Options.pinned("sha256:" + colons), s -> { }).version()).isEqualTo(1);
+
+    List<String> said = new ArrayList<>();
+    BundleInstaller.install(foreign, dir.resolve("tofu-root"), new BundleInstaller.Options(null, false, null, null, true), said::add);
+    assertThat(said).anySatisfy(s -> assertThat(s).contains("trusting the bundle's fleet CA on first use (--trust-on-first-use)"));
   }
 
   @Test

@@ -69,16 +69,59 @@ class FleetCaTest {
   }
 
   @Test
-  void aclLetsDevicesWriteOnlyTheirSubtreeAndGrantsTailsTheFleet() throws Exception {
+  void dynsecGivesEachDeviceItsTwoTopicsAndItsResultsAndTailsTheFleet() throws Exception {
     FleetCa ca = FleetCa.init(dir.resolve("ca"), "demo", Duration.ofDays(30));
     ca.issue(FleetCa.Role.TAIL, "tail-a", List.of(), Duration.ofDays(1), dir.resolve("t"));
-    String acl = Files.readString(ca.aclFile());
-    assertThat(acl).contains("pattern write splitrt/v1/demo/%u/#\n", "pattern read splitrt/v1/demo/%u/results/#\n",
-        "user tail-a\ntopic read splitrt/v1/demo/+/features/+\ntopic write splitrt/v1/demo/+/results/+\ntopic write splitrt/v1/demo/deadletter\n");
-    assertThat(acl).doesNotContain("readwrite").doesNotContain("topic write splitrt/v1/demo/#");
+    ca.issue(FleetCa.Role.DEVICE, "cam-1", List.of(), Duration.ofDays(1), dir.resolve("d"));
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(ca.dynsecFile()));
+    assertThat(json.path("defaultACLAccess").toString())
+        .isEqualTo("{\"publishClientSend\":false,\"publishClientReceive\":false,\"subscribe\":false,\"unsubscribe\":true}");
+    List<String> clients = new java.util.ArrayList<>();
+    json.path("clients").forEach(c -> clients.add(c.path("username").asText() + "=" + c.path("roles").path(0).path("rolename").asText()));
+    assertThat(clients).containsExactlyInAnyOrder("splitrt-admin=splitrt-admin", "tail-a=splitrt-tail", "cam-1=splitrt-device-cam-1");
+    List<String> device = new java.util.ArrayList<>();
+    List<String> tail = new java.util.ArrayList<>();
+    json.path("roles").forEach(r -> r.path("acls").forEach(a -> {
+      assertThat(a.path("allow").asBoolean()).isTrue();
+      String line = a.path("acltype").asText() + " " + a.path("topic").asText();
+      if (r.path("rolename").asText().equals("splitrt-device-cam-1")) device.add(line);
+      if (r.path("rolename").asText().equals("splitrt-tail")) tail.add(line);
+    }));
+    assertThat(device).containsExactlyInAnyOrder("publishClientSend splitrt/v1/demo/cam-1/features/+", "publishClientSend splitrt/v1/demo/cam-1/status",
+        "publishClientReceive splitrt/v1/demo/cam-1/results/+", "subscribePattern splitrt/v1/demo/cam-1/results/+",
+        "publishClientReceive splitrt/v1/demo/deadletter", "subscribeLiteral splitrt/v1/demo/deadletter");
+    assertThat(tail).contains("subscribePattern $share/+/splitrt/v1/demo/+/features/+", "publishClientSend splitrt/v1/demo/+/results/+");
     ca.revoke("tail-a");
-    assertThat(Files.readString(ca.aclFile())).doesNotContain("user tail-a");
-    assertThat(ca.mosquittoConf(8883)).contains("require_certificate true", "set_tcp_nodelay true", "use_identity_as_username true", "crlfile ", "acl_file ");
+    ca.revoke("cam-1");
+    assertThat(Files.readString(ca.dynsecFile())).doesNotContain("tail-a").doesNotContain("cam-1");
+    assertThat(ca.mosquittoConf()).contains("require_certificate true", "use_identity_as_username true", "crlfile ", "plugin_opt_config_file ",
+        "max_packet_size 262144", "set_tcp_nodelay true").doesNotContain("acl_file");
+  }
+
+  /** Issue 12 item 4: 'ca init --port 18883 --bind-address …' survives every later command that rewrites the broker files. */
+  @Test
+  void thePortAndAddressGivenAtInitStayThroughTailDeviceRevokeAndRenew() throws Exception {
+    FleetCa.init(dir.resolve("ca"), "demo", Duration.ofDays(30), BrokerSettings.DEFAULTS.withPort(18883).withBindAddress("10.0.0.5"));
+    FleetCa ca = FleetCa.open(dir.resolve("ca"));
+    assertThat(ca.brokerSettings().port()).isEqualTo(18883);
+    ca.issue(FleetCa.Role.TAIL, "tail-a", List.of(), Duration.ofDays(1), dir.resolve("t"));
+    ca.issue(FleetCa.Role.DEVICE, "cam-1", List.of(), Duration.ofDays(1), dir.resolve("d"));
+    ca.revoke("cam-1");
+    ca.renewCrl();
+    String conf = Files.readString(ca.mosquittoConfFile());
+    assertThat(conf).contains("\nlistener 18883 10.0.0.5\n").doesNotContain("8883\n");
+    assertThat(Files.readString(ca.brokerDir().resolve("crl.pem"))).isEqualTo(Files.readString(ca.crlFile()));
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.dir()))).as("no broker group: CA folder stays 0700").isEqualTo("rwx------");
+  }
+
+  @Test
+  void largestLegalFrameOfTheZooFitsTheDefaultPacketLimitWithRoomForChunks() throws Exception {
+    var reg = new dev.splitrt.model.ModelRegistry(Path.of(System.getProperty("splitrt.repo")).resolve("models"));
+    long largest = 0;
+    for (String id : reg.ids()) largest = Math.max(largest, FleetCa.largestFrameBytes(reg.load(id).manifest()));
+    System.out.println("largest legal FeatureFrame of the zoo: " + largest + " bytes; default max_packet_size " + BrokerSettings.DEFAULT_MAX_PACKET_BYTES);
+    assertThat(largest).isBetween(10_000L, 20_000L);
+    assertThat((long) BrokerSettings.DEFAULT_MAX_PACKET_BYTES).isGreaterThan(4 * largest);
   }
 
   @Test

@@ -37,8 +37,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
- * Provisioning against Debian's Mosquitto with a mutual-TLS listener, the generated ACL and CRL,
- * and a real tail runner (fs-bottlefit-cls on ONNX Runtime) holding its own certificate.
+ * Provisioning against Debian's Mosquitto started from the generated mosquitto.conf (mutual TLS,
+ * CRL, dynamic-security plugin, packet and queue limits) — as its packaged user {@code mosquitto}
+ * when the suite runs as root — and a real tail runner (fs-bottlefit-cls on ONNX Runtime) holding
+ * its own certificate. Each broker gets its own copy of the plugin's config; devices provisioned
+ * after a broker started are added live through {@link BrokerAdmin}, as 'provision device
+ * --broker-admin' does.
  */
 class ProvisioningIT {
   private static final Path REPO = Path.of(System.getProperty("splitrt.repo"));
@@ -54,6 +58,7 @@ class ProvisioningIT {
   static LoadedModel model;
   static Path cam01;
   static ListAppender<ILoggingEvent> logs;
+  static final boolean ROOT = "root".equals(System.getProperty("user.name"));
 
   @BeforeAll
   static void fleet() throws Exception {
@@ -61,8 +66,10 @@ class ProvisioningIT {
     logs = new ListAppender<>();
     logs.start();
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(logs);
-    ca = FleetCa.init(dir.resolve("ca"), FLEET, FleetCa.DEFAULT_CA_VALIDITY);
-    server = ca.issue(FleetCa.Role.BROKER, "broker", List.of("127.0.0.1", "localhost"), Duration.ofDays(2), dir.resolve("ca/broker"));
+    // The broker's user must reach its files under the CA folder (0710 group mosquitto): the test's temp folder is 0700.
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+    ca = FleetCa.init(dir.resolve("ca"), FLEET, FleetCa.DEFAULT_CA_VALIDITY, BrokerSettings.DEFAULTS.withGroup(ROOT ? "mosquitto" : null));
+    server = ca.issue(FleetCa.Role.BROKER, "server", List.of("127.0.0.1", "localhost"), Duration.ofDays(2), ca.brokerDir());
     FleetCa.Issued tailCert = ca.issue(FleetCa.Role.TAIL, "tail-1", List.of(), Duration.ofDays(2), dir.resolve("tail"));
     broker = startBroker("mq");
     model = new ModelRegistry(REPO.resolve("models")).load(MODEL);
@@ -101,9 +108,26 @@ class ProvisioningIT {
     }
   }
 
+  /**
+   * Debian's Mosquitto on the generated config (another port, its own copy of the plugin's config so
+   * that brokers of one suite do not share state); as user mosquitto when we are root.
+   */
   static Mosquitto startBroker(String name) throws Exception {
-    return Mosquitto.startTls(dir.resolve(name), ca.caCertFile(), server.certFile(), server.keyFile(), true,
-        ca.mosquittoAuthLines().toArray(new String[0]));
+    int port = Mosquitto.freeLoopbackPort();
+    Path home = Files.createDirectories(dir.resolve(name));
+    Path dynsec = Files.createDirectories(home.resolve("dynsec"));
+    Files.copy(ca.dynsecFile(), dynsec.resolve("dynamic-security.json"), StandardCopyOption.REPLACE_EXISTING);
+    if (ROOT) {
+      var users = dynsec.getFileSystem().getUserPrincipalLookupService();
+      for (Path p : List.of(dynsec, dynsec.resolve("dynamic-security.json"))) Files.setOwner(p, users.lookupPrincipalByName("mosquitto"));
+    }
+    String conf = ca.mosquittoConf(ca.brokerSettings().withPort(port))
+        .replace(ca.dynsecFile().toAbsolutePath().toString(), dynsec.resolve("dynamic-security.json").toString());
+    return Mosquitto.startGenerated(home, conf, port, true);
+  }
+
+  static MqttSettings.Tls identity(Path installed) {
+    return new MqttSettings.Tls(installed.resolve("tls/ca.pem"), installed.resolve("tls/device.pem"), installed.resolve("tls/device.key"));
   }
 
   static MqttSettings tls(Mosquitto m, String clientId, MqttSettings.Tls tls) {
@@ -117,8 +141,11 @@ class ProvisioningIT {
     DeviceBundle.Spec spec = DeviceBundle.Spec.of(id, MODEL, "x86-64-cpu", m.url().replace("ssl://", "mqtts://"), REPO.resolve("models"),
         REPO.resolve("device-profiles")).withSource("models/" + MODEL + "/demo.avi");
     DeviceBundle.Built b = DeviceBundle.build(ca, spec, dir.resolve("out"));
+    try (BrokerAdmin admin = BrokerAdmin.connect(ca, m.url().replace("ssl://", "mqtts://"), Duration.ofSeconds(10))) {
+      admin.addDevice(id);
+    }
     Path root = dir.resolve("device-" + id);
-    BundleInstaller.install(b.bundle(), root, BundleInstaller.Options.defaults(), msg -> { });
+    BundleInstaller.install(b.bundle(), root, BundleInstaller.Options.pinned(ca.fingerprint()), msg -> { });
     return root.resolve("current");
   }
 
@@ -132,36 +159,92 @@ class ProvisioningIT {
     assertThat(broker.log()).contains("as cam-01-verify").contains("u'cam-01'").doesNotContain("Denied PUBLISH from cam-01-verify");
   }
 
+  /**
+   * Issue 12: a device may publish its features and status only. Its own results topic (a forged
+   * result), another device's features, the dead-letter topic and topics outside the fleet get PUBACK
+   * 0x87, and nothing reaches a subscriber of the forged results topic or the tail.
+   */
   @Test
-  void publishingOnAnotherDevicesTopicIsRefusedWithNotAuthorized() throws Exception {
-    MqttSettings.Tls own = new MqttSettings.Tls(cam01.resolve("tls/ca.pem"), cam01.resolve("tls/device.pem"), cam01.resolve("tls/device.key"));
-    try (MqttLink link = MqttLink.start(tls(broker, "cam-01-test", own), null)) {
+  void publishingOnItsResultsOrOutsideItsTwoTopicsIsRefusedWithNotAuthorizedAndNothingIsDelivered() throws Exception {
+    java.util.concurrent.ConcurrentLinkedQueue<String> delivered = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    long tailBefore = tail.stats().received();
+    try (MqttLink link = MqttLink.start(tls(broker, "cam-01-test", identity(cam01)), null)) {
       assertThat(link.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      link.subscribe(Topics.results(FLEET, "cam-01", MODEL), 1, (t, p) -> delivered.add(t));
       link.publish(Topics.status(FLEET, "cam-01"), "{}".getBytes(), 1, false).get(5, TimeUnit.SECONDS);
-      assertThatThrownBy(() -> link.publish(Topics.features(FLEET, "cam-02", MODEL), new byte[16], 1, false).get(5, TimeUnit.SECONDS))
-          .isInstanceOf(ExecutionException.class)
-          .cause().isInstanceOf(PublishRejectedException.class)
-          .satisfies(e -> assertThat(((PublishRejectedException) e).reasonCode()).isEqualTo(0x87));
-      assertThatThrownBy(() -> link.publish(Topics.deadLetter(FLEET), new byte[16], 1, false).get(5, TimeUnit.SECONDS))
-          .cause().isInstanceOf(PublishRejectedException.class);
+      for (String topic : List.of(Topics.results(FLEET, "cam-01", MODEL), Topics.features(FLEET, "cam-02", MODEL), Topics.deadLetter(FLEET),
+          Topics.status(FLEET, "cam-02"), "splitrt/v1/" + FLEET + "/cam-01/other", "splitrt/v1/" + FLEET + "/cam-01/features/a/b",
+          "splitrt/v1/other-fleet/cam-01/features/" + MODEL, "elsewhere")) {
+        assertThatThrownBy(() -> link.publish(topic, "{\"sequence\":-7}".getBytes(), 1, false).get(5, TimeUnit.SECONDS))
+            .as("PUBLISH %s by cam-01", topic)
+            .isInstanceOf(ExecutionException.class)
+            .cause().isInstanceOf(PublishRejectedException.class)
+            .satisfies(e -> assertThat(((PublishRejectedException) e).reasonCode()).isEqualTo(0x87));
+      }
+      Thread.sleep(500);
     }
+    assertThat(delivered).as("forged results delivered").isEmpty();
+    assertThat(tail.stats().received()).as("features forged for cam-02 reached the tail").isEqualTo(tailBefore);
   }
 
   @Test
   void aDeviceReceivesOnlyItsOwnResults() throws Exception {
-    MqttSettings.Tls own = new MqttSettings.Tls(cam01.resolve("tls/ca.pem"), cam01.resolve("tls/device.pem"), cam01.resolve("tls/device.key"));
     java.util.concurrent.ConcurrentLinkedQueue<String> got = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    try (MqttLink link = MqttLink.start(tls(broker, "cam-01-snoop", own), null)) {
-      // Mosquitto 2.0 grants the SUBSCRIBE and applies the read ACL to each message it would deliver.
-      link.subscribe(Topics.results(FLEET, "cam-02", MODEL), 1, (t, p) -> got.add(t));
-      link.subscribe(Topics.results(FLEET, "cam-01", MODEL), 1, (t, p) -> got.add(t));
+    try (MqttLink link = MqttLink.start(tls(broker, "cam-01-snoop", identity(cam01)), null)) {
       assertThat(link.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      assertThatThrownBy(() -> link.subscribe(Topics.results(FLEET, "cam-02", MODEL), 1, (t, p) -> got.add(t)))
+          .as("another device's results: refused at SUBACK").hasMessageContaining("0x87");
+      link.subscribe(Topics.results(FLEET, "cam-01", MODEL), 1, (t, p) -> got.add(t));
       tailLink.publish(Topics.results(FLEET, "cam-02", MODEL), "{\"sequence\":-1}".getBytes(), 1, false).get(5, TimeUnit.SECONDS);
       tailLink.publish(Topics.results(FLEET, "cam-01", MODEL), "{\"sequence\":-1}".getBytes(), 1, false).get(5, TimeUnit.SECONDS);
       org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> !got.isEmpty());
       Thread.sleep(300);
     }
     assertThat(got).containsExactly(Topics.results(FLEET, "cam-01", MODEL));
+  }
+
+  /**
+   * Issue 12: a device with only its own certificate tries to join the tails' shared group (same group
+   * name), to read the whole fleet, and another device's results: each SUBSCRIBE is refused at SUBACK
+   * (0x87), and with it connected the tail answers 40 of 40 features of another device, per sequence.
+   */
+  @Test
+  void aDeviceCannotSubscribeToSharedFeaturesTheFleetOrOtherResultsAndTheTailGetsEveryFeature() throws Exception {
+    Path cam02 = provision("cam-02", broker);
+    java.util.Set<Long> answered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    java.util.concurrent.atomic.AtomicInteger intruderGot = new java.util.concurrent.atomic.AtomicInteger();
+    long before = tail.stats().received();
+    try (MqttLink intruder = MqttLink.start(tls(broker, "cam-01-intruder", identity(cam01)), null);
+         MqttLink victim = MqttLink.start(tls(broker, "cam-02", identity(cam02)), null)) {
+      assertThat(intruder.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      assertThat(victim.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      for (String filter : List.of(Topics.sharedFeatures("tails", FLEET), "$share/intruders/splitrt/v1/" + FLEET + "/+/features/+",
+          "splitrt/v1/#", "splitrt/v1/" + FLEET + "/+/features/+", Topics.results(FLEET, "cam-02", MODEL), "#")) {
+        assertThatThrownBy(() -> intruder.subscribe(filter, 1, (t, p) -> intruderGot.incrementAndGet()))
+            .as("SUBSCRIBE %s by cam-01", filter).hasMessageContaining("0x87");
+      }
+      victim.subscribe(Topics.results(FLEET, "cam-02", MODEL), 1,
+          (t, p) -> answered.add(new com.fasterxml.jackson.databind.ObjectMapper().readTree(p).path("sequence").asLong()));
+      List<Long> sent = new ArrayList<>();
+      for (long seq = 1; seq <= 40; seq++) {
+        victim.publish(Topics.features(FLEET, "cam-02", MODEL), referenceFrame("cam-02", seq), 1, false).get(10, TimeUnit.SECONDS);
+        sent.add(seq);
+      }
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> answered.size() >= 40);
+      assertThat(answered).containsExactlyInAnyOrderElementsOf(sent);
+    }
+    assertThat(intruderGot.get()).isZero();
+    assertThat(tail.stats().received() - before).isEqualTo(40);
+  }
+
+  /** One FeatureFrame of the model's reference head output from {@code device} with {@code sequence}. */
+  static byte[] referenceFrame(String device, long sequence) throws Exception {
+    ModelManifest mf = model.manifest();
+    dev.splitrt.model.ReferenceVector ref = dev.splitrt.model.ReferenceVector.load(model).get(0);
+    dev.splitrt.codec.FeatureEncoder enc = new dev.splitrt.codec.FeatureEncoder(dev.splitrt.codec.CodecSpec.of(mf.bottleneck().codec()),
+        mf.head().output().dims());
+    return enc.encode(new dev.splitrt.codec.FrameHeader(device, mf.id(), model.headSha256(), sequence, System.currentTimeMillis() * 1000,
+        mf.input().width(), mf.input().height()), java.nio.FloatBuffer.wrap(ref.headOutput()));
   }
 
   @Test
@@ -229,7 +312,7 @@ class ProvisioningIT {
       List<java.math.BigInteger> serials = ca.revoke("cam-lost");
       assertThat(serials).hasSize(1);
       assertThat(ca.isRevoked(Pki.readCert(dev.resolve("tls/device.pem")))).isTrue();
-      hangUp("mq-revoke");
+      hangUp(own);
       int logAfterHup = own.log().length();
       MqttSettings.Tls lost = new MqttSettings.Tls(dev.resolve("tls/ca.pem"), dev.resolve("tls/device.pem"), dev.resolve("tls/device.key"));
       try (MqttLink link = MqttLink.start(tls(own, "cam-lost-retry", lost), null)) {
@@ -251,7 +334,9 @@ class ProvisioningIT {
   void featuresFromADifferentHeadAreDiagnosedAsAModelMismatch() throws Exception {
     try (Mosquitto own = startBroker("mq-mismatch")) {
       FleetCa.Issued t2 = ca.issue(FleetCa.Role.TAIL, "tail-old", List.of(), Duration.ofDays(1), dir.resolve("tail-old"));
-      hangUp("mq-mismatch");
+      try (BrokerAdmin admin = BrokerAdmin.connect(ca, own.url(), Duration.ofSeconds(10))) {
+        admin.addTail("tail-old");
+      }
       ModelManifest.Part h = model.manifest().head();
       LoadedModel older = new LoadedModel(withHead(model.manifest(), new ModelManifest.Part(h.file(), "0".repeat(64), h.input(), h.output())),
           model.dir());
@@ -283,15 +368,190 @@ class ProvisioningIT {
         .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
   }
 
-  /** SIGHUP to the test broker started in {@code dir/name}: Mosquitto 2.0 re-reads its ACL and CRL without dropping clients. */
-  static void hangUp(String name) throws Exception {
-    String conf = dir.resolve(name).resolve("mosquitto.conf").toString();
-    ProcessHandle mq = ProcessHandle.current().descendants()
-        .filter(ph -> ph.info().commandLine().orElse("").contains(conf)).findFirst().orElseThrow();
-    assertThat(new ProcessBuilder("kill", "-HUP", String.valueOf(mq.pid())).start().waitFor()).isZero();
-    Path log = dir.resolve(name).resolve("mosquitto.log");
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> Files.readString(log).contains("Reloading config"));
+  /** SIGHUP to a test broker: Mosquitto 2.0 re-reads its CRL without dropping clients. */
+  static void hangUp(Mosquitto m) throws Exception {
+    int mark = m.log().length();
+    assertThat(new ProcessBuilder("kill", "-HUP", String.valueOf(m.pid())).start().waitFor()).isZero();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> m.log().substring(mark).contains("Reloading config"));
     Thread.sleep(200);
+  }
+
+  /**
+   * Issue 12 item 2: revoking a connected device (CRL, broker reload, then the plugin's deleteClient,
+   * as 'provision revoke --reload-command … --broker-admin …' does) closes its open connection
+   * within 5 s, and its client, which keeps retrying, never gets back in.
+   */
+  @Test
+  void revokeClosesTheOpenConnectionWithinFiveSecondsAndTheDeviceCannotReconnect() throws Exception {
+    try (Mosquitto own = startBroker("mq-kick")) {
+      Path dev = provision("cam-kick", own);
+      java.util.concurrent.ConcurrentLinkedQueue<String> got = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      try (MqttLink link = MqttLink.start(tls(own, "cam-kick", identity(dev)), null)) {
+        assertThat(link.awaitConnected(Duration.ofSeconds(10))).isTrue();
+        link.subscribe(Topics.results(FLEET, "cam-kick", MODEL), 1, (t, p) -> got.add(t));
+        link.publish(Topics.status(FLEET, "cam-kick"), "{}".getBytes(), 1, false).get(5, TimeUnit.SECONDS);
+        int mark = own.log().length();
+        long t0 = System.nanoTime();
+        ca.revoke("cam-kick");
+        System.out.println(BrokerAdmin.reload("kill -HUP " + own.pid()));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> own.log().substring(mark).contains("Reloading config"));
+        try (BrokerAdmin admin = BrokerAdmin.connect(ca, own.url(), Duration.ofSeconds(10))) {
+          assertThat(admin.removeClient("cam-kick")).isTrue();
+        }
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).until(() -> !link.connected());
+        long closedMs = (System.nanoTime() - t0) / 1_000_000;
+        System.out.println("revoke -> connection closed in " + closedMs + " ms");
+        assertThat(closedMs).as("revoke to closed connection").isLessThanOrEqualTo(5000);
+        // The client keeps retrying (backoff 0.1..0.5 s): it must not get back in.
+        assertThat(link.awaitConnected(Duration.ofSeconds(4))).as("the revoked device got back in:\n%s", own.log().substring(mark)).isFalse();
+        assertThat(own.log().substring(mark)).doesNotContain(" as cam-kick (");
+      }
+      BrokerProbe.Result r = BrokerProbe.run(own.url(), ca.caCertFile(), dev.resolve("tls/device.pem"), dev.resolve("tls/device.key"),
+          "cam-kick-probe", List.of(), 5000);
+      assertThat(r.refusal()).as(r.detail()).isEqualTo(TlsRefusal.REVOKED);
+      DeviceCheck.Report others = DeviceCheck.run(cam01, Duration.ofSeconds(20));
+      assertThat(others.outcome()).as("other devices are unaffected (their broker): %s", others.detail()).isEqualTo(DeviceCheck.Outcome.OK);
+    }
+  }
+
+  /**
+   * Issue 12 item 4: the generated config runs under Debian's packaged user (the broker drops from
+   * root to 'mosquitto', then reads its key, CRL and plugin config), and its listener binds what the
+   * CA was told. Skipped (with the reason) when the suite does not run as root.
+   */
+  @Test
+  void theGeneratedConfigStartsAsThePackagedServiceUserWithTheFilesItNeeds() throws Exception {
+    if (!ROOT) {
+      System.out.println("SKIPPED: starting Mosquitto as its service user needs root (the suite runs as " + System.getProperty("user.name") + ")");
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, "needs root");
+    }
+    String status = Files.readString(Path.of("/proc/" + broker.pid() + "/status"));
+    String uid = status.lines().filter(l -> l.startsWith("Uid:")).findFirst().orElseThrow().split("\\s+")[1];
+    String mosquittoUid = new String(new ProcessBuilder("id", "-u", "mosquitto").start().getInputStream().readAllBytes()).trim();
+    assertThat(uid).as("broker uid").isEqualTo(mosquittoUid).isNotEqualTo("0");
+    assertThat(broker.log()).doesNotContain("Error").contains("Opening ipv4 listen socket on port " + broker.port());
+    var key = ca.brokerDir().resolve("server.key");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-r-----");
+    assertThat(Files.readAttributes(key, java.nio.file.attribute.PosixFileAttributes.class).group().getName()).isEqualTo("mosquitto");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.dir()))).isEqualTo("rwx--x---");
+    assertThat(ca.mosquittoConf()).contains("listener 8883 127.0.0.1\n");
+  }
+
+  /**
+   * Issue 12 item 3 (broker side): ten 100 MB PUBLISH packets from a provisioned device are refused by
+   * the broker's max_packet_size (the connection is closed long before the body is sent), and the
+   * tail keeps answering round trips.
+   */
+  @Test
+  void tenHundredMegabyteMessagesAreRefusedByTheBrokerAndTheTailKeepsAnswering() throws Exception {
+    int limit = ca.brokerSettings().maxPacketBytes();
+    List<Long> sentBeforeClose = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      sentBeforeClose.add(junk(broker, cam01, "cam-01-junk-" + i, 100_000_000));
+      DeviceCheck.Report r = DeviceCheck.run(cam01, Duration.ofSeconds(20));
+      assertThat(r.outcome()).as("round trip after junk message %d: %s", i, r.detail()).isEqualTo(DeviceCheck.Outcome.OK);
+    }
+    System.out.println("100 MB junk messages: bytes sent before the broker closed each connection " + sentBeforeClose + " (limit " + limit + ")");
+    // Benchmark figure for the note (no timed assertion): verify round trips undisturbed, then while a
+    // second device-identity connection keeps sending 100 MB packets.
+    List<Long> quiet = new ArrayList<>();
+    for (int i = 0; i < 10; i++) quiet.add(roundTrip());
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicInteger junkSent = new java.util.concurrent.atomic.AtomicInteger();
+    Thread junker = new Thread(() -> {
+      while (!stop.get()) {
+        try {
+          junk(broker, cam01, "cam-01-junk-bg", 100_000_000);
+          junkSent.incrementAndGet();
+        } catch (Exception e) {
+          // the broker closing the connection is the expected outcome; go on
+        }
+      }
+    });
+    junker.start();
+    List<Long> loaded = new ArrayList<>();
+    try {
+      for (int i = 0; i < 10; i++) loaded.add(roundTrip());
+    } finally {
+      stop.set(true);
+      junker.join(30_000);
+    }
+    System.out.println("verify round trip p50: undisturbed " + median(quiet) + " ms " + quiet + "; with 100 MB packets being sent "
+        + median(loaded) + " ms " + loaded + " (" + junkSent.get() + " junk packets refused meanwhile)");
+    assertThat(sentBeforeClose).allSatisfy(n -> assertThat(n).isLessThan(16L * 1024 * 1024));
+    assertThat(tail.stats().received()).isPositive();
+  }
+
+  static long roundTrip() {
+    DeviceCheck.Report r = DeviceCheck.run(cam01, Duration.ofSeconds(20));
+    assertThat(r.outcome()).as(r.detail()).isEqualTo(DeviceCheck.Outcome.OK);
+    return r.roundTripMillis();
+  }
+
+  static long median(List<Long> v) {
+    List<Long> s = new ArrayList<>(v);
+    s.sort(null);
+    return s.get(s.size() / 2);
+  }
+
+  /**
+   * Sends CONNECT and one PUBLISH of {@code size} bytes to the device's own features topic over a raw
+   * TLS connection (Paho would refuse it locally); returns how many bytes went out before the broker
+   * closed the connection.
+   */
+  static long junk(Mosquitto m, Path installed, String clientId, int size) throws Exception {
+    javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+    var ks = java.security.KeyStore.getInstance("PKCS12");
+    ks.load(null, null);
+    ks.setKeyEntry("k", Pki.readKey(installed.resolve("tls/device.key")), "x".toCharArray(),
+        new java.security.cert.Certificate[] {Pki.readCert(installed.resolve("tls/device.pem"))});
+    var kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(ks, "x".toCharArray());
+    var ts = java.security.KeyStore.getInstance("PKCS12");
+    ts.load(null, null);
+    ts.setCertificateEntry("ca", Pki.readCert(installed.resolve("tls/ca.pem")));
+    var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ts);
+    ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    try (java.net.Socket plain = new java.net.Socket("127.0.0.1", m.port());
+         BrokerProbe.EngineChannel t = new BrokerProbe.EngineChannel(plain, ctx.createSSLEngine("127.0.0.1", m.port()))) {
+      plain.setSoTimeout(10_000);
+      t.engine.setUseClientMode(true);
+      t.handshake();
+      var out = t.output();
+      var in = new java.io.DataInputStream(t.input());
+      byte[] id = clientId.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      java.io.ByteArrayOutputStream c = new java.io.ByteArrayOutputStream();
+      c.writeBytes(new byte[] {0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 30, 0, (byte) (id.length >> 8), (byte) id.length});
+      c.writeBytes(id);
+      out.write(0x10);
+      out.write(c.size());
+      out.write(c.toByteArray());
+      assertThat(in.readUnsignedByte()).as("CONNACK").isEqualTo(0x20);
+      int len = in.readUnsignedByte();
+      in.readFully(new byte[len]);
+      byte[] topic = Topics.features(FLEET, "cam-01", MODEL).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      int remaining = size;
+      java.io.ByteArrayOutputStream h = new java.io.ByteArrayOutputStream();
+      h.write(0x30);
+      int n = remaining;
+      do {
+        int b = n % 128;
+        n /= 128;
+        h.write(n > 0 ? b | 0x80 : b);
+      } while (n > 0);
+      h.writeBytes(new byte[] {(byte) (topic.length >> 8), (byte) topic.length});
+      h.writeBytes(topic);
+      h.write(0);
+      out.write(h.toByteArray());
+      long sent = h.size();
+      byte[] chunk = new byte[64 * 1024];
+      while (sent < size && t.writeFailure() == null) {
+        out.write(chunk);
+        sent += chunk.length;
+      }
+      return sent;
+    }
   }
 
   static ModelManifest withHead(ModelManifest m, ModelManifest.Part head) throws Exception {

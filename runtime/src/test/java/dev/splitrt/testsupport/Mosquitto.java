@@ -26,12 +26,15 @@ public final class Mosquitto implements AutoCloseable {
   private final Path logFile;
   private final int port;
   private final boolean tls;
+  /** The broker writes its log to stderr, which we send to {@link #logFile} (it may run as a user that cannot write here). */
+  private final boolean logToStdout;
   private Process process;
 
   private Mosquitto(Path dir, int port, boolean tls, List<String> lines) throws IOException {
     this.dir = dir;
     this.port = port;
     this.tls = tls;
+    this.logToStdout = false;
     this.config = dir.resolve("mosquitto.conf");
     this.logFile = dir.resolve("mosquitto.log");
     List<String> all = new ArrayList<>();
@@ -51,6 +54,52 @@ public final class Mosquitto implements AutoCloseable {
     all.add("set_tcp_nodelay true");
     all.addAll(lines);
     Files.writeString(config, String.join("\n", all) + "\n", StandardCharsets.UTF_8);
+  }
+
+  /**
+   * A broker run from a generated config ({@code splitrt provision}'s mosquitto.conf, which has its own
+   * listener on {@code port}); logging goes to stderr (unbuffered), captured in {@link #logFile}. With
+   * {@code asServiceUser} a root test run lets Mosquitto drop to its packaged user {@code mosquitto}
+   * (what Debian's service does), instead of staying root.
+   */
+  private Mosquitto(Path dir, int port, String generated, boolean asServiceUser) throws IOException {
+    this.dir = dir;
+    this.port = port;
+    this.tls = true;
+    this.logToStdout = true;
+    this.config = dir.resolve("mosquitto.conf");
+    this.logFile = dir.resolve("mosquitto.log");
+    List<String> all = new ArrayList<>();
+    if ("root".equals(System.getProperty("user.name")) && !asServiceUser) {
+      all.add("user root");
+    }
+    all.add("persistence false");
+    all.add("log_dest stderr");
+    all.add("log_type error");
+    all.add("log_type warning");
+    all.add("log_type notice");
+    all.add("log_type information");
+    all.add("connection_messages true");
+    all.add(generated);
+    Files.writeString(config, String.join("\n", all) + "\n", StandardCharsets.UTF_8);
+  }
+
+  /** Starts Mosquitto from a generated config whose listener is on {@code port} (see the constructor). */
+  public static Mosquitto startGenerated(Path dir, String generatedConf, int port, boolean asServiceUser) throws IOException {
+    Mosquitto m = new Mosquitto(Files.createDirectories(dir), port, generatedConf, asServiceUser);
+    m.launch();
+    return m;
+  }
+
+  /** The broker's process id while it runs (for signals: SIGHUP re-reads the CRL). */
+  public synchronized long pid() {
+    if (process == null) throw new IllegalStateException("mosquitto in " + dir + " is not running");
+    return process.pid();
+  }
+
+  /** A free 127.0.0.1 port for a generated listener. */
+  public static int freeLoopbackPort() throws IOException {
+    return freePort();
   }
 
   /** Skips the calling test when Mosquitto is not installed; fails it on CI (env CI=true). */
@@ -182,13 +231,13 @@ public final class Mosquitto implements AutoCloseable {
     process = new ProcessBuilder(BINARY.toString(), "-c", config.toString())
         .directory(dir.toFile())
         .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("mosquitto.stdout").toFile())
+        .redirectOutput(logToStdout ? ProcessBuilder.Redirect.appendTo(logFile.toFile()) : ProcessBuilder.Redirect.to(dir.resolve("mosquitto.stdout").toFile()))
         .start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
         throw new IOException("mosquitto exited with " + process.exitValue() + " using " + config + ":\n" + log()
-            + Files.readString(dir.resolve("mosquitto.stdout")));
+            + (logToStdout ? "" : Files.readString(dir.resolve("mosquitto.stdout"))));
       }
       if (Files.exists(logFile) && Files.size(logFile) > logStart) {
         String fresh = Files.readString(logFile).substring((int) logStart);

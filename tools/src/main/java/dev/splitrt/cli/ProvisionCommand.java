@@ -27,6 +27,39 @@ final class ProvisionCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (try 'splitrt provision --help')");
   }
 
+  static boolean groupExists(String name) {
+    try {
+      java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByGroupName(name);
+      return true;
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  /** {@code --broker-admin URL}: apply a change to the running broker now, through the dynamic-security plugin. */
+  static final class AdminOption {
+    @Option(names = "--broker-admin", paramLabel = "URL", description = "Apply the change to the running broker now (mqtts://HOST:PORT), "
+        + "as the fleet's admin identity on $CONTROL/dynamic-security; without it the files are written and apply at the broker's next start.")
+    String url;
+
+    interface Change {
+      void apply(dev.splitrt.provision.BrokerAdmin admin) throws Exception;
+    }
+
+    boolean apply(FleetCa ca, Change change, String what) throws Exception {
+      if (url == null) {
+        System.out.println("broker files " + ca.brokerDir() + " updated; the running broker learns of " + what
+            + " with --broker-admin mqtts://HOST:PORT, or when it restarts");
+        return false;
+      }
+      try (dev.splitrt.provision.BrokerAdmin a = dev.splitrt.provision.BrokerAdmin.connect(ca, url, Duration.ofSeconds(10))) {
+        change.apply(a);
+      }
+      System.out.println("broker " + url + ": " + what + " applied now (dynamic-security)");
+      return true;
+    }
+  }
+
   @Command(name = "ca", mixinStandardHelpOptions = true, subcommands = Ca.Init.class, description = "The fleet certificate authority.")
   static final class Ca implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -52,20 +85,58 @@ final class ProvisionCommand implements Runnable {
       @Option(names = "--broker-host", split = ",", paramLabel = "HOST", description = "Issue the broker's server certificate for these DNS names/IPs.")
       List<String> brokerHosts;
 
-      @Option(names = "--port", defaultValue = "8883", description = "Listener port written into broker/mosquitto.conf (default ${DEFAULT-VALUE}).")
+      @Option(names = "--port", defaultValue = "8883", description = "Listener port written into broker/mosquitto.conf, kept in "
+          + "fleet.yaml for every later command (default ${DEFAULT-VALUE}).")
       int port;
+
+      @Option(names = "--bind-address", paramLabel = "ADDR", description = "Address the listener binds (default: the first IP address "
+          + "among --broker-host, else 127.0.0.1; 0.0.0.0 = every interface, only when you say so).")
+      String bindAddress;
+
+      @Option(names = "--broker-group", paramLabel = "GROUP", description = "Group the broker runs as (default: 'mosquitto' where that "
+          + "group exists): its files are made readable by it (server key 0640), the CA folder traversable (0710), never world-readable.")
+      String brokerGroup;
+
+      @Option(names = "--no-broker-group", description = "Change no group (the broker runs as the files' owner).")
+      boolean noBrokerGroup;
+
+      @Option(names = "--max-packet-kib", paramLabel = "KIB", description = "Broker max_packet_size in KiB (default: 256, at least twice "
+          + "the largest legal FeatureFrame of the zoo's models).")
+      Integer maxPacketKib;
 
       @Override
       public Integer call() throws Exception {
-        FleetCa ca = FleetCa.init(dir, fleet, Duration.ofDays(days));
-        if (brokerHosts != null && !brokerHosts.isEmpty()) {
-          FleetCa.Issued s = ca.issue(FleetCa.Role.BROKER, "server", brokerHosts, Duration.ofDays(825), dir.resolve("broker"));
-          System.out.println("broker certificate " + s.certFile() + " (key " + s.keyFile() + ", mode 0600) for " + brokerHosts);
+        String bind = bindAddress;
+        if (bind == null && brokerHosts != null) bind = brokerHosts.stream().filter(h -> h.matches("[0-9.]+") || h.contains(":")).findFirst().orElse(null);
+        if (bind == null) bind = "127.0.0.1";
+        String group = noBrokerGroup ? null : brokerGroup != null ? brokerGroup : groupExists("mosquitto") ? "mosquitto" : null;
+        long largest = 0;
+        String largestModel = null;
+        for (String m : new dev.splitrt.model.ModelRegistry(RepoPaths.models()).ids()) {
+          long n = FleetCa.largestFrameBytes(new dev.splitrt.model.ModelRegistry(RepoPaths.models()).load(m).manifest());
+          if (n > largest) {
+            largest = n;
+            largestModel = m;
+          }
         }
-        java.nio.file.Files.writeString(dir.resolve("broker/mosquitto.conf"), ca.mosquittoConf(port));
-        System.out.println("fleet " + fleet + ": CA " + ca.caCertFile() + ", SHA-256 fingerprint "
-            + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(ca.certificate().getEncoded())));
-        System.out.println("broker files: " + dir.resolve("broker/mosquitto.conf") + ", " + ca.aclFile() + ", " + ca.crlFile());
+        int maxPacket = maxPacketKib != null ? maxPacketKib * 1024 : dev.splitrt.provision.BrokerSettings.DEFAULT_MAX_PACKET_BYTES;
+        if (maxPacket < 2 * largest) {
+          throw new Errors.UserError("--max-packet-kib " + maxPacket / 1024 + " is less than twice the largest legal FeatureFrame of the zoo ("
+              + largestModel + ": " + largest + " bytes); give at least " + (2 * largest + 1023) / 1024);
+        }
+        dev.splitrt.provision.BrokerSettings settings = dev.splitrt.provision.BrokerSettings.DEFAULTS.withPort(port).withBindAddress(bind)
+            .withGroup(group).withMaxPacketBytes(maxPacket);
+        FleetCa ca = FleetCa.init(dir, fleet, Duration.ofDays(days), settings);
+        if (brokerHosts != null && !brokerHosts.isEmpty()) {
+          FleetCa.Issued s = ca.issue(FleetCa.Role.BROKER, "server", brokerHosts, Duration.ofDays(825), ca.brokerDir());
+          System.out.println("broker certificate " + s.certFile() + " (key " + s.keyFile() + (group == null ? ", mode 0600" : ", mode 0640 group "
+              + group) + ") for " + brokerHosts);
+        }
+        System.out.println("fleet " + fleet + ": CA " + ca.caCertFile() + ", SHA-256 fingerprint " + ca.fingerprint()
+            + " (devices pin it: 'provision install --ca-fingerprint " + ca.fingerprint() + "')");
+        System.out.println("broker files in " + ca.brokerDir() + ": mosquitto.conf (listener " + bind + ":" + port + ", max_packet_size "
+            + maxPacket + "; largest legal frame " + largest + " bytes, " + largestModel + "), dynsec/dynamic-security.json, ca.pem, crl.pem"
+            + (group == null ? "; no broker group: run the broker as this user" : "; readable by group " + group));
         System.out.println("key " + dir.resolve("ca.key") + " (mode 0600): keep it offline and backed up; it is never put in a bundle");
         return 0;
       }
@@ -78,6 +149,8 @@ final class ProvisionCommand implements Runnable {
   static final class Device implements Callable<Integer> {
     @Option(names = "--ca", required = true, paramLabel = "DIR", description = "The fleet CA folder ('provision ca init').")
     Path ca;
+
+    @CommandLine.Mixin AdminOption admin;
 
     @Option(names = "--id", required = true, paramLabel = "ID", description = "Device id: certificate CN, MQTT username, topic segment.")
     String id;
@@ -126,7 +199,7 @@ final class ProvisionCommand implements Runnable {
       System.out.println("bundle " + b.bundle() + " (" + b.files().size() + " files, mode 0600: it holds the device key)");
       System.out.println("on the device: splitrt provision install " + b.bundle().getFileName() + " --root " + installRoot
           + " && splitrt provision verify --dir " + installRoot + "/current");
-      System.out.println("broker: the fleet ACL " + fleetCa.aclFile() + " already covers this device (pattern lines); nothing to reload");
+      admin.apply(fleetCa, a -> a.addDevice(id), "device " + id);
       return 0;
     }
   }
@@ -138,6 +211,7 @@ final class ProvisionCommand implements Runnable {
     @Option(names = "--id", required = true, paramLabel = "ID") String id;
     @Option(names = "--days", defaultValue = "365") int days;
     @Option(names = "--out", defaultValue = "tails", paramLabel = "DIR") Path out;
+    @CommandLine.Mixin AdminOption admin;
 
     @Override
     public Integer call() throws Exception {
@@ -145,7 +219,7 @@ final class ProvisionCommand implements Runnable {
       FleetCa.Issued t = fleetCa.issue(FleetCa.Role.TAIL, id, List.of(), Duration.ofDays(days), out);
       System.out.println("tail " + id + ": " + t.certFile() + ", key " + t.keyFile() + " (0600); broker.tls in tail.yaml: {ca_file: "
           + fleetCa.caCertFile() + ", cert_file: " + t.certFile() + ", key_file: " + t.keyFile() + "}");
-      System.out.println("ACL " + fleetCa.aclFile() + " updated: reload Mosquitto (systemctl reload mosquitto / kill -HUP)");
+      admin.apply(fleetCa, a -> a.addTail(id), "tail " + id);
       return 0;
     }
   }
@@ -166,6 +240,14 @@ final class ProvisionCommand implements Runnable {
     @Option(names = "--trust-ca", paramLabel = "FILE", description = "The fleet CA the bundle must be signed by (default: the installed one).")
     Path trustCa;
 
+    @Option(names = "--ca-fingerprint", paramLabel = "SHA256:HEX", description = "The fleet CA's SHA-256 fingerprint as 'provision ca init' "
+        + "printed it; a first install needs it (or --trust-ca).")
+    String caFingerprint;
+
+    @Option(names = "--trust-on-first-use", description = "First install only: accept the bundle's own CA unpinned (compare the printed "
+        + "fingerprint yourself).")
+    boolean trustOnFirstUse;
+
     @Option(names = "--build-engine", description = "Pre-build the head's TensorRT engine into ROOT/engines where TensorRT loads.")
     boolean buildEngine;
 
@@ -180,7 +262,7 @@ final class ProvisionCommand implements Runnable {
         return 0;
       }
       if (bundle == null) throw new Errors.UserError("give the bundle to install, or --rollback");
-      BundleInstaller.Installed r = BundleInstaller.install(bundle, root, new BundleInstaller.Options(trustCa, buildEngine, owner), System.out::println);
+      BundleInstaller.Installed r = BundleInstaller.install(bundle, root, new BundleInstaller.Options(trustCa, buildEngine, owner, caFingerprint, trustOnFirstUse), System.out::println);
       if (r.changed()) {
         System.out.println("unit: " + r.dir().resolve("systemd/splitrt-edge.service") + " (ln -sf it into /etc/systemd/system/, then systemctl daemon-reload "
             + "&& systemctl enable --now splitrt-edge)");
@@ -218,6 +300,12 @@ final class ProvisionCommand implements Runnable {
     @Option(names = "--renew-crl", description = "Only re-sign the CRL with a new nextUpdate (do this within a year of the last signing).")
     boolean renew;
 
+    @Option(names = "--reload-command", paramLabel = "CMD", description = "Run this (sh -c) after writing the CRL so the broker re-reads it, "
+        + "before the kick: e.g. 'systemctl reload mosquitto' or 'kill -HUP $(cat /run/mosquitto/mosquitto.pid)'.")
+    String reloadCommand;
+
+    @CommandLine.Mixin AdminOption admin;
+
     @Override
     public Integer call() throws Exception {
       FleetCa fleetCa = FleetCa.open(ca);
@@ -227,9 +315,16 @@ final class ProvisionCommand implements Runnable {
       }
       if (id == null) throw new Errors.UserError("give the id to revoke, or --renew-crl");
       List<BigInteger> serials = fleetCa.revoke(id);
-      System.out.println("revoked " + id + ": serial(s) " + serials.stream().map(s -> s.toString(16)).toList() + " on " + fleetCa.crlFile());
-      System.out.println("now: systemctl reload mosquitto (or kill -HUP its pid): new connections are checked against the CRL; a "
-          + "connection already open stays until it reconnects (restart Mosquitto to cut it now)");
+      System.out.println("revoked " + id + ": serial(s) " + serials.stream().map(s -> s.toString(16)).toList() + " on " + fleetCa.crlFile()
+          + " (copied to " + fleetCa.brokerDir() + ")");
+      if (reloadCommand != null) {
+        System.out.println(dev.splitrt.provision.BrokerAdmin.reload(reloadCommand));
+      } else {
+        System.out.println("the broker checks new handshakes against the CRL after a reload: systemctl reload mosquitto (or --reload-command)");
+      }
+      if (!admin.apply(fleetCa, a -> a.removeClient(id), "the removal of " + id + " (its open connections are closed)")) {
+        System.out.println("its open connection stays until the broker learns of it: give --broker-admin mqtts://HOST:PORT to kick it now");
+      }
       return 0;
     }
   }
