@@ -237,8 +237,12 @@ final class ManifestValidator {
     required(field, v);
     try {
       Path p = Path.of(v);
-      if (v.isBlank() || p.isAbsolute() || p.normalize().startsWith("..") || !p.normalize().equals(p)) {
-        fail(field, "is '" + v + "', expected a plain path inside the model folder", "give a relative path without '..'");
+      // one exception: ../<id>/rest names a file of a sibling model folder (a shared teacher or eval set);
+      // LoadedModel.resolve checks that <id> is a model folder
+      boolean sibling = p.getNameCount() >= 3 && p.startsWith("..") && !p.subpath(1, p.getNameCount()).startsWith("..");
+      if (v.isBlank() || p.isAbsolute() || !p.normalize().equals(p) || (p.startsWith("..") && !sibling)) {
+        fail(field, "is '" + v + "', expected a plain path inside the model folder (or ../<id>/... in a sibling model folder)",
+            "give a relative path without other '..'");
       }
     } catch (InvalidPathException e) {
       fail(field, "is '" + v + "', not a valid path", "give a relative path inside the model folder");
