@@ -124,6 +124,19 @@ def main():
             "- Where the bytes go at λ = 1: the 124-byte header (device id, model id, head SHA-256, dims) plus 4-byte CRC is",
             "  a quarter of the message; the payload alone is ~400 B (0.51 bits per latent element).",
             "",
+            "## Cost on the device",
+            "",
+            "- Head: the BottleFit head's architecture unchanged — "
+            f"{cost['head_params']:,} parameters, {cost['head_macs']:,} MACs (BottleFit: 15,088 with BatchNorm unfolded, same MACs);",
+            "  the learned codec adds no network work, only per-element rounding and rANS coding.",
+            (f"- Encode (LearnedFeatureEncoder.encode: rounding + rANS + framing, head excluded), median per frame over "
+             f"{int(j['frames']):,} frames, one thread of this shared 2-core x86 dev box (JIT-warm, in `splitrt eval --learned`): "
+             f"{int(j['encode_ns_p50']) / 1e3:.0f} µs; decode + dequantize {int(j['decode_ns_p50']) / 1e3:.0f} µs. "
+             "For comparison the card of fs-bottlefit-cls gives 1.26 ms edge encode p50 for its default codec "
+             "(k-means + zstd 19, whole edge path)." if j else "- Encode time: not measured in this card (run `splitrt eval --learned`)."),
+            "- Not measured: a JMH benchmark of the coder, the encode time on a Jetson, and the TensorRT head on the",
+            "  GPU host (the session's GPU share went to training).",
+            "",
             "## Files",
             "",
             "- `head.onnx` image [1,3,224,224] → latent [1,8,28,28] (before rounding); `tail.onnx` latent → logits [1,10].",
