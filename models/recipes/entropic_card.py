@@ -78,7 +78,17 @@ def main():
                 f"{int(j['max_bytes']):,} |",
                 f"| bits per pixel (mean message × 8 / 224²) | {float(j['mean_bytes']) * 8 / 224 / 224:.3f} |",
             ]
-        lines += [
+            gap = 100 * (float(j["metric"]) - mt["split_learned"])
+            note = ("**Recipe and Java differ by "
+                    f"{gap:+.2f} pt and {float(j['mean_bytes']) - mt['mean_message_bytes_estimate']:+.0f} B on the test split** "
+                    + ("(goal: agree to 0.1 pt — met for top-1) " if abs(gap) <= 0.1 else "(goal: agree to 0.1 pt — not met) ")
+                    + ": the recipe measures frames rendered straight from the generator "
+                    "(uint8, no JPEG), Java the JPEG q95 files that export_test_split.py writes (the same frames after a JPEG "
+                    "round trip, decoded by Java's own decoder). On the 300-frame eval subset, where both read the same "
+                    f"JPEG files, they agree exactly: {100 * ev['top1']:.2f} % and {ev['mean_message_bytes']:,.1f} B in both "
+                    "(and `LearnedCodecBitExactTest` checks the symbols and payloads bit for bit). The learned latent "
+                    "reacts to JPEG's smoothing more than the 8-bit codec of fs-bottlefit-cls did (its recipe and Java figures agree to about 0.1 pt). Re-measuring the recipe on the JPEG files was not done in this session.")
+        lines += ([] if not j else []) + [
             f"| bytes/frame, recipe estimate (header + 4 + ideal bits / 8) | {mt['mean_message_bytes_estimate']:,.1f} |",
             f"| eval subset (300 JPEG frames, ONNX Runtime + reference rANS encoder): top-1 / mean / max bytes | "
             f"{100 * ev['top1']:.2f} % / {ev['mean_message_bytes']:,.1f} / {ev['max_message_bytes']:,} |",
@@ -91,6 +101,7 @@ def main():
             f"| training (joint {pv['stages']['joint']['steps']} steps + tail {pv['stages']['tail']['steps']} steps, "
             f"batch 256, six rate weights side by side) | {pv['train_seconds']} s on {pv['hardware']} |",
             "",
+            *([note, ""] if j else []),
             "The learned codec adds no MACs to the head: rounding and rANS coding are per-element integer work on the CPU",
             "(section \"Cost on the device\" below).",
             "",
@@ -111,9 +122,16 @@ def main():
             "",
             "## Goal: ≤ 645 B per frame within 1.0 pt of unsplit — not reached",
             "",
-            "- Within 1 pt the learned codec needs about 1.27 kB (λ = 0.2: −0.95 pt), 2.3× less than today's default",
-            "  (2,914 B at −0.24 pt) and 1.5× less than the cheapest fixed-width codec within 1 pt (4b-per_tensor-asym-zstd,",
-            "  1,950 B, −0.83 pt). At ≤ 645 B it costs 2.5–3.3 pt (λ = 0.5: 748 B, −1.97 pt; λ = 1: 529 B, −3.31 pt).",
+            *(["Java (`splitrt eval --learned`, whole test split, JPEG q95 frames): " + "; ".join(
+                f"`{k}` {100 * float(v['metric']):.2f} % ({100 * (float(v['metric']) - unsplit):+.2f} pt) at {float(v['mean_bytes']):,.0f} B"
+                for k, v in sorted(java.items())) + ". Plot: `../fs-bottlefit-cls/codecs/learned-test-split/`.", ""] if java else []),
+            "Recipe figures (frames without the JPEG round trip):",
+            "",
+            "- Within 1 pt the learned codec needs about 1.24 kB (λ = 0.2, Java: 1,237 B mean, −0.95 pt, 0.197 bpp), 2.4× less",
+            "  than today's default (2,914 B at −0.24 pt) and 1.6× less than the cheapest fixed-width codec within 1 pt",
+            "  (4b-per_tensor-asym-zstd, 1,950 B, −0.83 pt). Below 645 B it costs about 3–4 pt (λ = 1, Java: 506 B,",
+            "  −3.96 pt); λ = 0.5 sends 718 B at −2.44 pt. The closest measured point to the goal is λ = 1 (under the byte",
+            "  budget) or λ = 0.5 (11 % over it), both well outside the 1-pt band.",
             "- Why (what the run shows, and what it does not): the run was short — stage A (joint) 1,267 steps of 256",
             "  frames (200 s), the tail stage 741 steps (60 s), one device-tool call inside this session's 14-minute GPU",
             "  share, six rate weights side by side; the Entropic Student trains for tens of epochs. Both schedules are",

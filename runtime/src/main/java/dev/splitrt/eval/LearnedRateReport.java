@@ -43,6 +43,22 @@ public final class LearnedRateReport {
     return out;
   }
 
+  /** Points of CSVs written by {@link #csv} (to draw runs measured separately on the same frames in one plot). */
+  public static List<LearnedSweep.Point> readLearnedCsv(Path csv) throws IOException {
+    List<String> lines = Files.readAllLines(csv);
+    if (lines.isEmpty() || !lines.get(0).startsWith("configuration,frames,mean_bytes,max_bytes,bpp,metric,")) {
+      throw new IOException(csv + ": not a splitrt eval --learned CSV (header 'configuration,frames,mean_bytes,...')");
+    }
+    List<LearnedSweep.Point> out = new ArrayList<>();
+    for (String l : lines.subList(1, lines.size())) {
+      String[] f = l.split(",", -1);
+      out.add(new LearnedSweep.Point(f[0], Long.parseLong(f[1]), Double.parseDouble(f[2]), Integer.parseInt(f[3]),
+          Double.parseDouble(f[5]), f[6].isEmpty() ? Double.NaN : Double.parseDouble(f[6]), Long.parseLong(f[7]),
+          Long.parseLong(f[8])));
+    }
+    return out;
+  }
+
   public static String markdown(List<LearnedSweep.Point> pts, double unsplit, int pixels, int rawBytes, String metric) {
     StringBuilder b = new StringBuilder("| model (learned codec) | frames | bytes/frame (mean) | max | bpp | raw / bytes | ")
         .append(metric).append(" | Δ vs unsplit (pt) | encode p50 (µs) | decode p50 (µs) |\n")

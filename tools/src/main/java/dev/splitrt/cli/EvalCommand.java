@@ -58,6 +58,10 @@ final class EvalCommand implements Callable<Integer> {
           "With --codecs none only these run, and --compare CSV supplies the fixed-width points of an earlier sweep."})
   List<String> learned;
 
+  @Option(names = "--replot", split = ",", paramLabel = "CSV",
+      description = "With --codecs none: no measuring; draw and tabulate the points of these <model>-learned.csv files together.")
+  List<Path> replot;
+
   @Option(names = "--compare", paramLabel = "CSV", description = "A <model>-codecs.csv of an earlier sweep on the same frames, drawn beside --learned.")
   Path compare;
 
@@ -75,6 +79,7 @@ final class EvalCommand implements Callable<Integer> {
     LoadedModel model = new ModelRegistry(RepoPaths.models()).load(modelId);
     ModelManifest mf = model.manifest();
     if (codecs != null && codecs.equals(List.of("none"))) {
+      if (replot != null && !replot.isEmpty()) return learnedOnly(model);
       if (learned == null || learned.isEmpty()) throw new Errors.UserError("--codecs none needs --learned MODEL[,MODEL...]");
       return learnedOnly(model);
     }
@@ -117,7 +122,8 @@ final class EvalCommand implements Callable<Integer> {
     ModelRegistry registry = new ModelRegistry(RepoPaths.models());
     InferenceBackend backend = Backends.select(backendName);
     List<dev.splitrt.eval.LearnedSweep.Point> pts = new ArrayList<>();
-    for (String id : learned) {
+    if (replot != null) for (Path c : replot) pts.addAll(dev.splitrt.eval.LearnedRateReport.readLearnedCsv(c));
+    for (String id : learned == null ? List.<String>of() : learned) {
       LoadedModel m = registry.load(id);
       if (!m.manifest().bottleneck().learned()) {
         throw new Errors.UserError("--learned " + id + ": its bottleneck.codec is not the learned codec (entropy: rans)");
@@ -141,7 +147,7 @@ final class EvalCommand implements Callable<Integer> {
         + String.format(Locale.ROOT, "%d evaluation frames, backend %s. Bytes: whole FeatureFrame v3 message (device id '%s'); "
             + "bpp = bytes x 8 / %d pixels. Unsplit %s of %s (card): %.2f %%. Encode = LearnedFeatureEncoder.encode "
             + "(rounding, rANS, framing; head excluded), decode = LearnedFeatureDecoder.decode + dequantize, median per frame, "
-            + "one thread of this machine.%n%n", pts.get(0).frames(), backend.name(), dev.splitrt.eval.CodecSweep.DEVICE_ID, pixels,
+            + "one thread of this machine.%n%n", pts.get(0).frames(), replot != null ? "as in the replotted CSVs" : backend.name(), dev.splitrt.eval.CodecSweep.DEVICE_ID, pixels,
             metric, mf.id(), 100 * targets.fp32())
         + dev.splitrt.eval.LearnedRateReport.markdown(pts, targets.fp32(), pixels, raw, metric);
     Files.writeString(out.resolve(mf.id() + "-learned.md"), md, StandardCharsets.UTF_8);
