@@ -1,10 +1,13 @@
 """GPU proof helper for tools/gpu/trt-run.sh (Python lives only under models/recipes/): eval-set inputs and ONNX Runtime references, then scores.
 
   prep  EVAL_DIR          preprocess the zoo's eval frames exactly as the manifest says (models/recipes/common.py),
-                          write <id>.input.f32, and run head.onnx -> tail.onnx in ONNX Runtime (CPU): <id>.ort.f32
-  score EVAL_DIR OUT_JSON compare TensorRT fp32/fp16 tail outputs (<id>.trt-<prec>.f32, from TrtRun) with ORT:
-                          classifier top-1 agreement and accuracy; detector raw diffs and mAP@0.5 / 0.5:0.95
-                          after the manifest's decode + NMS (models/recipes/leyolo.py)
+                          write <id>.input.f32, and run head.onnx -> tail.onnx in ONNX Runtime (CPU): <id>.ort.f32;
+                          with SPLITRT_QDQ=DIR holding <id>.head-int8.onnx (tools/gpu/qdq.sh), also that INT8 Q/DQ
+                          head -> FP32 tail in ONNX Runtime: <id>.ort-int8.head.f32 and <id>.ort-int8.f32
+  score EVAL_DIR OUT_JSON compare TensorRT tail outputs (<id>.trt-<prec>.f32, from TrtRun) with ORT (int8: with
+                          ORT's INT8 run of the same Q/DQ head, head outputs too): classifier top-1 agreement and
+                          accuracy; detector raw diffs and mAP@0.5 / 0.5:0.95 after the manifest's decode + NMS
+                          (models/recipes/leyolo.py)
 """
 import json, os, sys, time
 import numpy as np
@@ -41,6 +44,20 @@ def prep(ev):
             outs.append(tail.run(None, {m["tail"]["input"]["name"]: h})[0])
         np.concatenate(outs).astype(np.float32).tofile(os.path.join(ev, mid + ".ort.f32"))
         print(f"prep {mid}: {len(x)} frames {x.shape[1:]} -> ORT {time.time() - t0:.1f} s, onnxruntime {ort.__version__}")
+        q = os.path.join(os.environ.get("SPLITRT_QDQ", "/nonexistent"), mid + ".head-int8.onnx")
+        if not os.path.exists(q):
+            print(f"prep {mid}: no Q/DQ head {q}: INT8 references skipped")
+            continue
+        qhead = ort.InferenceSession(q, so, providers=["CPUExecutionProvider"])
+        hs, outs = [], []
+        t0 = time.time()
+        for i in range(len(x)):
+            h = qhead.run(None, {m["head"]["input"]["name"]: x[i:i + 1]})[0]
+            hs.append(h)
+            outs.append(tail.run(None, {m["tail"]["input"]["name"]: h})[0])
+        np.concatenate(hs).astype(np.float32).tofile(os.path.join(ev, mid + ".ort-int8.head.f32"))
+        np.concatenate(outs).astype(np.float32).tofile(os.path.join(ev, mid + ".ort-int8.f32"))
+        print(f"prep {mid}: INT8 Q/DQ head {os.path.basename(q)} -> FP32 tail in ORT {time.time() - t0:.1f} s")
 
 
 def score(ev, out_json):
@@ -53,14 +70,24 @@ def score(ev, out_json):
             labels = json.load(f)
         shape = m["tail"]["output"]["shape"][1:]
         outs = {"ort": np.fromfile(os.path.join(ev, mid + ".ort.f32"), np.float32).reshape(-1, *shape)}
-        for p in ["fp32", "fp16"]:
-            f = os.path.join(ev, f"{mid}.trt-{p}.f32")
+        for k in ["ort-int8", "trt-fp32", "trt-fp16", "trt-int8"]:
+            f = os.path.join(ev, f"{mid}.{k}.f32")
             if os.path.exists(f):
-                outs["trt-" + p] = np.fromfile(f, np.float32).reshape(-1, *shape)
+                outs[k] = np.fromfile(f, np.float32).reshape(-1, *shape)
+        # What each output is compared with: its ONNX Runtime twin (INT8 against ORT's run of the same Q/DQ head).
+        twin = {"ort-int8": "ort", "trt-fp32": "ort", "trt-fp16": "ort", "trt-int8": "ort-int8"}
         r = {"frames": int(len(outs["ort"]))}
         for k, v in outs.items():
             if k != "ort":
-                r[f"max_abs_diff_{k}_vs_ort"] = float(np.abs(v - outs["ort"]).max())
+                r[f"max_abs_diff_{k}_vs_{twin[k]}"] = float(np.abs(v - outs[twin[k]]).max())
+        if "trt-int8" in outs and "ort-int8" in outs:
+            r["max_abs_diff_trt-int8_vs_ort"] = float(np.abs(outs["trt-int8"] - outs["ort"]).max())
+            th = np.fromfile(os.path.join(ev, f"{mid}.trt-int8.head.f32"), np.float32)
+            oh = np.fromfile(os.path.join(ev, f"{mid}.ort-int8.head.f32"), np.float32)
+            d = np.abs(th - oh)
+            r["int8_head_vs_ort-int8"] = {"max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean()),
+                                          "max_abs_value": float(np.abs(oh).max()),
+                                          "fraction_of_elements_differing": float((d > 0).mean())}
         if m["task"] == "classification":
             truth = np.array([it["label"] for it in labels["items"]])
             top = {k: v.reshape(len(v), -1).argmax(1) for k, v in outs.items()}
@@ -68,7 +95,9 @@ def score(ev, out_json):
                 r[f"top1_accuracy_{k}"] = float((t == truth).mean())
             for k in top:
                 if k != "ort":
-                    r[f"top1_agreement_{k}_vs_ort"] = float((top[k] == top["ort"]).mean())
+                    r[f"top1_agreement_{k}_vs_{twin[k]}"] = float((top[k] == top[twin[k]]).mean())
+            if "trt-int8" in top:
+                r["top1_agreement_trt-int8_vs_ort"] = float((top["trt-int8"] == top["ort"]).mean())
             if "trt-fp16" in top and "trt-fp32" in top:
                 r["top1_agreement_trt-fp16_vs_trt-fp32"] = float((top["trt-fp16"] == top["trt-fp32"]).mean())
         else:

@@ -1,4 +1,5 @@
 import dev.splitrt.config.Yaml;
+import dev.splitrt.infer.Backends;
 import dev.splitrt.infer.InferenceBackend;
 import dev.splitrt.infer.InferenceSession;
 import dev.splitrt.infer.ModelPartRef;
@@ -23,20 +24,29 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.ServiceLoader;
 
 /**
  * The GPU proof driver (tools/gpu/trt-run.sh runs it): builds and runs the zoo's head and tail
- * engines through SplitRT's own TensorRT backend, found through ServiceLoader like production code.
+ * engines through SplitRT's own TensorRT backend, found by {@link Backends} like production code (the
+ * staged class path has no onnxruntime jar: discovery must skip that backend and still find TensorRT).
+ * Rows per model: fp32 and fp16 (head and tail at that precision), and int8 (the INT8 Q/DQ head from
+ * tools/gpu/qdq.sh, in QDQ_DIR, then the FP32 tail) when that head is there.
  * Phases (each a separate JVM, so "second start" is a real second start):
- *   build   - build/load fp32+fp16 engines, reference-vector diffs, eval-set outputs, latency
+ *   build   - build/load the engines, reference-vector diffs, eval-set outputs, latency, inspector JSON
  *   reuse   - open everything again: every engine must come from the cache
  *   corrupt - damage cached engines two ways, open again: each must be rebuilt, outputs must still match
- * Usage: TrtRun PHASE REPO CACHE_DIR EVAL_DIR OUT_JSON
+ * Usage: TrtRun PHASE REPO CACHE_DIR EVAL_DIR OUT_JSON [QDQ_DIR [INSPECT_DIR]]
  */
 public final class TrtRun {
   static final String[] MODELS = {"fs-bottlefit-cls", "fs-leyolo-nano-det"};
-  static final String[] PRECISIONS = {"fp32", "fp16"};
+  // int8 first: on a short device budget the new rows are measured before the ones of earlier runs.
+  static final String[] PRECISIONS = {"int8", "fp32", "fp16"};
+  /**
+   * -Dtrtrun.headOnly=fp16,...: rows of these precisions build, check and time the head only (a short device
+   * budget: the detector's cold FP16 tail build alone takes 150 s). int8 rows always need the FP32 tail.
+   */
+  static final List<String> HEAD_ONLY = List.of(System.getProperty("trtrun.headOnly", "").split(",")).stream()
+      .map(String::trim).filter(x -> !x.isEmpty()).toList();
 
   public static void main(String[] a) throws Exception {
     String phase = a[0];
@@ -44,9 +54,12 @@ public final class TrtRun {
     Path cache = Path.of(a[2]);
     Path eval = Path.of(a[3]);
     Path outJson = Path.of(a[4]);
-    InferenceBackend found = null;
-    for (InferenceBackend b : ServiceLoader.load(InferenceBackend.class)) if (b.name().equals("tensorrt")) found = b;
-    if (found == null) throw new IllegalStateException("no 'tensorrt' backend registered through ServiceLoader");
+    Path qdq = a.length > 5 ? Path.of(a[5]) : null;
+    Path inspect = a.length > 6 ? Path.of(a[6]) : null;
+    if (inspect != null) Files.createDirectories(inspect);
+    System.out.println("backends skipped by discovery: " + (Backends.skipped().isEmpty() ? "none" : Backends.skipped()));
+    InferenceBackend found = Backends.byName("tensorrt")
+        .orElseThrow(() -> new IllegalStateException("no 'tensorrt' backend registered through ServiceLoader"));
     if (found.unavailableReason().isPresent()) throw new IllegalStateException("tensorrt unavailable: " + found.unavailableReason().get());
     TensorRtBackend probe = (TensorRtBackend) found;
     DeviceDetector.Detection det = DeviceDetector.detect(null, probe.cudaDeviceName().orElse(null));
@@ -58,6 +71,7 @@ public final class TrtRun {
     res.put("profile", det.profile());
     res.put("tensorrt", trt.tensorrtVersion().orElse("?"));
     res.put("gpu", trt.cudaDeviceName().orElse("?"));
+    res.put("backends_skipped_by_discovery", Backends.skipped());
     List<Object> rows = new ArrayList<>();
     res.put("rows", rows);
     if (phase.equals("corrupt")) corrupt(cache, res);
@@ -71,9 +85,26 @@ public final class TrtRun {
         rows.add(row);
         ModelPartRef head = ref(id, "head", dir, m.head());
         ModelPartRef tail = ref(id, "tail", dir, m.tail());
-        for (ModelPartRef p : List.of(head, tail)) {
+        // int8: the Q/DQ head (explicit quantization, strongly typed) feeding the FP32 tail, as the cards measure it.
+        String tailPrec = prec.equals("int8") ? "fp32" : prec;
+        if (prec.equals("int8")) {
+          Path q = qdq == null ? null : qdq.resolve(id + ".head-int8.onnx");
+          if (q == null || !Files.isRegularFile(q)) {
+            row.put("skipped", "no Q/DQ head " + q + " (tools/gpu/qdq.sh makes it)");
+            System.out.println(id + " int8: skipped, no Q/DQ head " + q);
+            continue;
+          }
+          head = new ModelPartRef(id, "head", q, sha256(Files.readAllBytes(q)), head.input(), head.output());
+          row.put("head_onnx", q.getFileName().toString());
+          row.put("head_onnx_sha256", head.sha256());
+        }
+        boolean headOnly = HEAD_ONLY.contains(prec) && !prec.equals("int8");
+        row.put("head_precision", prec);
+        row.put("tail_precision", headOnly ? "not run (trtrun.headOnly)" : tailPrec);
+        for (ModelPartRef p : headOnly ? List.of(head) : List.of(head, tail)) {
+          String pp = p == tail ? tailPrec : prec;
           long t0 = System.nanoTime();
-          EngineReport r = trt.build(p, prec, false, msg -> System.out.println("  [" + id + "/" + p.part() + "/" + prec + "] " + msg));
+          EngineReport r = trt.build(p, pp, false, msg -> System.out.println("  [" + id + "/" + p.part() + "/" + pp + "] " + msg));
           double ms = (System.nanoTime() - t0) / 1e6;
           Map<String, Object> e = new LinkedHashMap<>();
           e.put("from_cache", r.fromCache());
@@ -84,11 +115,24 @@ public final class TrtRun {
           e.put("file", r.file().getFileName().toString());
           e.put("layer_precisions", r.layerPrecisions());
           row.put(p.part() + "_engine", e);
-          System.out.printf("%s %s %s: %s, build %d ms, load %d ms, %d bytes, layers %s%n", id, p.part(), prec,
+          if (inspect != null) Files.writeString(inspect.resolve(id + "-" + p.part() + "-" + pp + ".json"), r.inspectorJson());
+          System.out.printf("%s %s %s: %s, build %d ms, load %d ms, %d bytes, layers %s%n", id, p.part(), pp,
               r.fromCache() ? "CACHE HIT" : "BUILT", r.buildMillis(), r.loadMillis(), r.engineBytes(), r.layerPrecisions());
         }
+        if (headOnly) {
+          try (InferenceSession hs = trt.open(head, new SessionOptions(0, prec), System.out::println)) {
+            row.put("backend", hs.backendName());
+            reference(dir, hs, null, row);
+            if (phase.equals("build")) {
+              row.put("head_latency_us", latency(hs, 100, 2000));
+              System.out.println(id + " " + prec + " head latency " + row.get("head_latency_us") + " (head only)");
+            }
+          }
+          write(outJson, res);
+          continue;
+        }
         try (InferenceSession hs = trt.open(head, new SessionOptions(0, prec), System.out::println);
-             InferenceSession ts = trt.open(tail, new SessionOptions(0, prec), System.out::println)) {
+             InferenceSession ts = trt.open(tail, new SessionOptions(0, tailPrec), System.out::println)) {
           row.put("backend", hs.backendName());
           reference(dir, hs, ts, row);
           if (phase.equals("build")) {
@@ -98,10 +142,17 @@ public final class TrtRun {
             System.out.println(id + " " + prec + " head latency " + row.get("head_latency_us") + " tail " + row.get("tail_latency_us"));
           }
         }
+        // After every row: a run cut short by the device call's time limit still leaves what it measured.
+        write(outJson, res);
       }
     }
-    new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(outJson.toFile(), res);
+    res.put("complete", true);
+    write(outJson, res);
     System.out.println("wrote " + outJson);
+  }
+
+  static void write(Path outJson, Map<String, Object> res) throws IOException {
+    new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(outJson.toFile(), res);
   }
 
   static ModelPartRef ref(String id, String part, Path dir, ModelManifest.Part p) {
@@ -117,7 +168,7 @@ public final class TrtRun {
     }
     // The newest file of each kind: older keys' engines (other settings, other TensorRT) stay in the folder unused.
     Path truncated = newest(engines, "cls-head-fp32");
-    Path garbage = newest(engines, "det-tail-fp16");
+    Path garbage = newest(engines, "cls-head-int8");
     byte[] b = Files.readAllBytes(truncated);
     Files.write(truncated, Arrays.copyOf(b, b.length / 2));
     byte[] g = new byte[Files.readAllBytes(garbage).length];
@@ -170,6 +221,8 @@ public final class TrtRun {
       float[] hOut = new float[h.remaining()];
       h.get(hOut);
       headMax = Math.max(headMax, maxDiff(hOut, headRef));
+      n++;
+      if (ts == null) continue;
       ts.input().clear();
       ts.input().put(headRef);
       FloatBuffer t = ts.run();
@@ -182,12 +235,13 @@ public final class TrtRun {
       float[] cOut = new float[c.remaining()];
       c.get(cOut);
       chainMax = Math.max(chainMax, maxDiff(cOut, tailRef));
-      n++;
     }
     row.put("ref_vectors", n);
     row.put("ref_head_max_abs_diff", headMax);
-    row.put("ref_tail_max_abs_diff", tailMax);
-    row.put("ref_head_then_tail_max_abs_diff", chainMax);
+    if (ts != null) {
+      row.put("ref_tail_max_abs_diff", tailMax);
+      row.put("ref_head_then_tail_max_abs_diff", chainMax);
+    }
     System.out.printf("%s reference vectors (%d): head max|d| %.3e, tail max|d| %.3e, head->tail max|d| %.3e%n",
         hs.backendName(), n, headMax, tailMax, chainMax);
   }
@@ -208,18 +262,26 @@ public final class TrtRun {
     }
     int inN = hs.inputSpec().elementCount();
     int outN = ts.outputSpec().elementCount();
+    int midN = hs.outputSpec().elementCount();
     try (FileChannel src = FileChannel.open(in);
          FileChannel dst = FileChannel.open(eval.resolve(id + ".trt-" + prec + ".f32"), StandardOpenOption.CREATE,
+             StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+         // The head outputs too: INT8 heads are compared with ONNX Runtime's INT8 run of the same Q/DQ file.
+         FileChannel mid = FileChannel.open(eval.resolve(id + ".trt-" + prec + ".head.f32"), StandardOpenOption.CREATE,
              StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
       long frames = src.size() / (4L * inN);
       FloatBuffer all = src.map(FileChannel.MapMode.READ_ONLY, 0, src.size()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
       ByteBuffer out = ByteBuffer.allocate(4 * outN).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer hb = ByteBuffer.allocate(4 * midN).order(ByteOrder.LITTLE_ENDIAN);
       long t0 = System.nanoTime();
       for (long f = 0; f < frames; f++) {
         all.limit((int) ((f + 1) * inN)).position((int) (f * inN));
         hs.input().clear();
         hs.input().put(all);
         FloatBuffer h = hs.run();
+        hb.clear();
+        hb.asFloatBuffer().put(h.duplicate());
+        mid.write(hb);
         ts.input().clear();
         ts.input().put(h);
         FloatBuffer t = ts.run();

@@ -13,11 +13,11 @@ import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
 /**
- * Strict FeatureFrame decoder (versions 1 and 2) for messages from the network, which may be
+ * Strict FeatureFrame decoder (versions 1, 2 and 3) for messages from the network, which may be
  * forged. Every length and bound is checked before anything is allocated, the CRC before the
  * payload is touched, and a DEFLATE or zstd payload is decompressed into a buffer of exactly the
  * size the shape implies, so a message can never make the tail allocate more than its
- * {@code maxElements} budget. The rules and their order are in {@code runtime/docs/feature-frame-v2.md}.
+ * {@code maxElements} budget. The rules and their order are in {@code runtime/docs/feature-frame-v3.md}.
  * Thread-safe; compressed frames share one reused decompressor per kind under a lock, so give each
  * busy consumer thread its own decoder.
  */
@@ -51,10 +51,11 @@ public final class FeatureDecoder {
     }
     need(m, 0, 6, "magic, version and flags");
     int version = Wire.u8(m, 4);
-    if (version != Wire.VERSION && version != Wire.VERSION_2) {
+    if (version < Wire.VERSION || version > Wire.VERSION_3) {
       throw new FeatureFrameException(Reason.UNSUPPORTED_VERSION, "version " + version
-          + "; this decoder reads versions " + Wire.VERSION + " and " + Wire.VERSION_2);
+          + "; this decoder reads versions " + Wire.VERSION + ", " + Wire.VERSION_2 + " and " + Wire.VERSION_3);
     }
+    int epochBytes = version >= Wire.VERSION_3 ? Wire.EPOCH_BYTES : 0;
     // 2. header fields in order; each bound checked as it is read, nothing allocated
     int flags = Wire.u8(m, 5);
     if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v" + version + " defines no flags, must be 0");
@@ -70,8 +71,16 @@ public final class FeatureDecoder {
     int modelOff = p + 1;
     p = modelOff + modelLen;
     int hashOff = p;
-    need(m, p, Wire.HASH_BYTES + 20 + 6, "head hash, sequence, timestamp, source size and codec bytes");
-    p += Wire.HASH_BYTES + 16;
+    need(m, p, Wire.HASH_BYTES + epochBytes + 20 + 6, epochBytes == 0
+        ? "head hash, sequence, timestamp, source size and codec bytes"
+        : "head hash, sequence, epoch, timestamp, source size and codec bytes");
+    long epoch = 0;
+    if (epochBytes != 0) {
+      epoch = Wire.u32(m, p + Wire.HASH_BYTES + 8);
+      if (epoch == 0) bad(p + Wire.HASH_BYTES + 8, "epoch 0 in a version-3 frame; v3 carries an epoch >= 1 "
+          + "(a frame without one is written as version 1 or 2)");
+    }
+    p += Wire.HASH_BYTES + epochBytes + 16;
     int sourceWidth = Wire.u16(m, p);
     int sourceHeight = Wire.u16(m, p + 2);
     if ((sourceWidth == 0) != (sourceHeight == 0)) {
@@ -178,7 +187,7 @@ public final class FeatureDecoder {
     String modelId = id(m, modelOff, modelLen, "model id");
     byte[] hash = Arrays.copyOfRange(m, hashOff, hashOff + Wire.HASH_BYTES);
     long sequence = Wire.u64(m, hashOff + Wire.HASH_BYTES);
-    long capture = Wire.u64(m, hashOff + Wire.HASH_BYTES + 8);
+    long capture = Wire.u64(m, hashOff + Wire.HASH_BYTES + 8 + epochBytes);
     int groups = (int) params;
     float[] scales = new float[groups];
     float[] zeroPoints = new float[groups];
@@ -228,7 +237,8 @@ public final class FeatureDecoder {
     }
     int[] shape = new int[rank];
     for (int k = 0; k < rank; k++) shape[k] = (int) dims[k];
-    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture, sourceWidth, sourceHeight);
+    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture, sourceWidth, sourceHeight,
+        epoch);
     return new FeatureFrame(header, shape, new CodecSpec(bits, granularity, sym == 1, entropy), scales, zeroPoints,
         packed, levels);
   }

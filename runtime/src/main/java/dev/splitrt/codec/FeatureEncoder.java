@@ -140,7 +140,8 @@ public final class FeatureEncoder {
 
     int devLen = header.deviceId().length();
     int modelLen = header.modelId().length();
-    int headerBytes = Wire.headerBytes(devLen, modelLen, shape.length, paramCount, threeRange);
+    int version = Wire.versionFor(spec, header.epoch());
+    int headerBytes = Wire.headerBytes(version, devLen, modelLen, shape.length, paramCount, threeRange);
     byte[] out;
     int payloadLen;
     if (packed == null) {
@@ -154,7 +155,7 @@ public final class FeatureEncoder {
       out = new byte[headerBytes + payloadLen + Wire.CRC_BYTES];
       System.arraycopy(compressed, 0, out, headerBytes, payloadLen);
     }
-    writeHeader(out, header, payloadLen);
+    writeHeader(out, header, version, payloadLen);
     int crcOff = headerBytes + payloadLen;
     crc.reset();
     crc.update(out, 0, crcOff);
@@ -447,9 +448,9 @@ public final class FeatureEncoder {
     return len;
   }
 
-  private void writeHeader(byte[] out, FrameHeader h, int payloadLen) {
+  private void writeHeader(byte[] out, FrameHeader h, int version, int payloadLen) {
     System.arraycopy(Wire.MAGIC, 0, out, 0, 4);
-    out[4] = (byte) Wire.versionFor(spec);
+    out[4] = (byte) version;
     out[5] = 0; // flags: reserved
     int p = 6;
     p = putId(out, p, h.deviceId());
@@ -458,7 +459,13 @@ public final class FeatureEncoder {
     System.arraycopy(h.headSha256(), 0, out, p, Wire.HASH_BYTES);
     p += Wire.HASH_BYTES;
     Wire.putU64(out, p, h.sequence());
-    Wire.putU64(out, p + 8, h.captureEpochMicros());
+    p += 8;
+    if (version >= Wire.VERSION_3) {
+      Wire.putU32(out, p, (int) h.epoch());
+      p += Wire.EPOCH_BYTES;
+    }
+    Wire.putU64(out, p, h.captureEpochMicros());
+    p -= 8;
     Wire.putU16(out, p + 16, h.sourceWidth());
     Wire.putU16(out, p + 18, h.sourceHeight());
     p += 20;

@@ -17,11 +17,25 @@ import java.util.Objects;
  *     the tail needs it to map boxes back through the letterbox. 0 = unknown
  * @param sourceHeight height in pixels of that camera frame, 0..65535; 0 = unknown. Width and
  *     height are both 0 or both non-zero
+ * @param epoch the device's boot epoch, 0..2^32-1: a counter the edge persists and increments at every
+ *     start, so {@code (deviceId, epoch, sequence)} names one frame across edge restarts (sequences
+ *     restart at 0 in a new process). 0 = none (frames of versions 1 and 2, which have no epoch field);
+ *     a frame with epoch &ge; 1 is written as version 3 ({@code feature-frame-v3.md})
  */
 public record FrameHeader(String deviceId, String modelId, byte[] headSha256, long sequence, long captureEpochMicros,
-                          int sourceWidth, int sourceHeight) {
+                          int sourceWidth, int sourceHeight, long epoch) {
+
+  /** A header without a boot epoch (0): written as version 1 or 2. */
+  public FrameHeader(String deviceId, String modelId, byte[] headSha256, long sequence, long captureEpochMicros,
+                     int sourceWidth, int sourceHeight) {
+    this(deviceId, modelId, headSha256, sequence, captureEpochMicros, sourceWidth, sourceHeight, 0);
+  }
 
   public FrameHeader {
+    if (epoch < 0 || epoch > Wire.MAX_EPOCH) {
+      throw new IllegalArgumentException("FrameHeader epoch " + epoch
+          + " is outside 0..4294967295 (a u32 on the wire); 0 = no boot epoch");
+    }
     String p = Wire.idProblem(deviceId);
     if (p != null) throw new IllegalArgumentException("FrameHeader deviceId '" + deviceId + "' " + p);
     p = Wire.idProblem(modelId);
@@ -53,13 +67,13 @@ public record FrameHeader(String deviceId, String modelId, byte[] headSha256, lo
     return o instanceof FrameHeader h && deviceId.equals(h.deviceId) && modelId.equals(h.modelId)
         && Arrays.equals(headSha256, h.headSha256) && sequence == h.sequence
         && captureEpochMicros == h.captureEpochMicros && sourceWidth == h.sourceWidth
-        && sourceHeight == h.sourceHeight;
+        && sourceHeight == h.sourceHeight && epoch == h.epoch;
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(deviceId, modelId, Arrays.hashCode(headSha256), sequence, captureEpochMicros, sourceWidth,
-        sourceHeight);
+        sourceHeight, epoch);
   }
 
   @Override
@@ -67,6 +81,6 @@ public record FrameHeader(String deviceId, String modelId, byte[] headSha256, lo
     return "FrameHeader[deviceId=" + deviceId + ", modelId=" + modelId + ", headSha256="
         + HexFormat.of().formatHex(headSha256) + ", sequence=" + Long.toUnsignedString(sequence)
         + ", captureEpochMicros=" + captureEpochMicros + ", sourceWidth=" + sourceWidth + ", sourceHeight="
-        + sourceHeight + "]";
+        + sourceHeight + ", epoch=" + epoch + "]";
   }
 }

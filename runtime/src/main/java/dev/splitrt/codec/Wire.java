@@ -1,11 +1,17 @@
 package dev.splitrt.codec;
 
-/** FeatureFrame v1/v2 constants, little-endian field access and the id charset: one place for the layout. */
+/** FeatureFrame v1/v2/v3 constants, little-endian field access and the id charset: one place for the layout. */
 final class Wire {
   static final byte[] MAGIC = {'S', 'R', 'T', 'F'};
   /** The oldest version and the newest this code reads and writes; a frame carries the lowest that can express it. */
   static final int VERSION = 1;
   static final int VERSION_2 = 2;
+  /** Version 3 = version 2 plus a u32 boot epoch after the sequence (feature-frame-v3.md). */
+  static final int VERSION_3 = 3;
+  /** Largest boot epoch: the field is a u32. */
+  static final long MAX_EPOCH = 0xFFFF_FFFFL;
+  /** Bytes version 3 adds to the header: the u32 epoch. */
+  static final int EPOCH_BYTES = 4;
   static final int DTYPE_FLOAT32 = 1;
   static final int MAX_ID_BYTES = 128;
   static final int MAX_RANK = 8;
@@ -33,10 +39,22 @@ final class Wire {
     return spec.entropy() == Entropy.ZSTD || spec.granularity().ranges() == 3 ? VERSION_2 : VERSION;
   }
 
-  /** Header size in bytes; see the layout table in feature-frame-v2.md (three-range adds u16 levels per pair). */
+  /** The version a frame carries: 3 when it has a boot epoch, else the lowest its codec allows. */
+  static int versionFor(CodecSpec spec, long epoch) {
+    return epoch != 0 ? VERSION_3 : versionFor(spec);
+  }
+
+  /** Header size in bytes; see the layout table in feature-frame-v3.md (three-range adds u16 levels per pair). */
   static int headerBytes(int deviceIdBytes, int modelIdBytes, int rank, int paramCount, boolean threeRange) {
     return FIXED_HEADER_BYTES + deviceIdBytes + modelIdBytes + 4 * rank + 8 * paramCount
         + (threeRange ? 2 * paramCount : 0);
+  }
+
+  /** Header size of a frame of {@code version}: version 3 adds the 4-byte epoch. */
+  static int headerBytes(int version, int deviceIdBytes, int modelIdBytes, int rank, int paramCount,
+                         boolean threeRange) {
+    return headerBytes(deviceIdBytes, modelIdBytes, rank, paramCount, threeRange)
+        + (version >= VERSION_3 ? EPOCH_BYTES : 0);
   }
 
   /** Bytes that {@code elements} codes of {@code bits} bits pack into (LSB-first, last byte zero-padded). */

@@ -1,8 +1,11 @@
 package dev.splitrt.config;
 
 import dev.splitrt.model.ModelManifest;
+import dev.splitrt.spool.SpoolSettings;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The on-device daemon's config ({@code splitrt edge --config edge.yaml}). Relative paths are
@@ -18,6 +21,7 @@ import java.util.List;
  * broker: {url: tcp://127.0.0.1:1883}
  * pipeline: {fps_cap: 15, queue_depth: 4}   # optional overrides
  * metrics_port: 9101                          # optional; 0 or absent = off
+ * spool: {dir: /var/lib/splitrt/spool}        # optional: durable spool + end-to-end acks (delivery.md)
  * </pre>
  */
 public record EdgeConfig(
@@ -30,10 +34,78 @@ public record EdgeConfig(
     String source,
     BrokerConfig broker,
     PipelineOverrides pipeline,
-    Integer metricsPort) {
+    Integer metricsPort,
+    SpoolConfig spool) {
+
+  /** Without a spool section: the in-memory outbox only (no delivery contract; see delivery.md). */
+  public EdgeConfig(String deviceId, String fleet, String model, Path modelsDir, String profile, Path profilesDir,
+                    String source, BrokerConfig broker, PipelineOverrides pipeline, Integer metricsPort) {
+    this(deviceId, fleet, model, modelsDir, profile, profilesDir, source, broker, pipeline, metricsPort, null);
+  }
 
   /** Any of these replaces the device profile's value. */
   public record PipelineOverrides(Double fpsCap, Integer queueDepth, Integer threads, ModelManifest.Codec codec) {}
+
+  /**
+   * The durable spool and the end-to-end acknowledgement ({@code runtime/docs/delivery.md}); every
+   * value but {@code dir} has a default there.
+   */
+  public record SpoolConfig(Path dir, Long maxBytes, Long segmentBytes, Long maxAgeSeconds, String fsync,
+                            Long fsyncIntervalMs, String fullPolicy, Integer window, Long resultTimeoutMs,
+                            Long resultTimeoutMaxMs, Long healthMaxWaitMs) {
+    public static final int DEFAULT_WINDOW = 64;
+    public static final long DEFAULT_RESULT_TIMEOUT_MS = 5_000;
+    public static final long DEFAULT_RESULT_TIMEOUT_MAX_MS = 60_000;
+    public static final long DEFAULT_HEALTH_MAX_WAIT_MS = 30_000;
+
+    public SpoolSettings settings() {
+      return new SpoolSettings(dir, maxBytes != null ? maxBytes : SpoolSettings.DEFAULT_MAX_BYTES,
+          segmentBytes != null ? segmentBytes : SpoolSettings.DEFAULT_SEGMENT_BYTES,
+          maxAgeSeconds != null ? Duration.ofSeconds(maxAgeSeconds) : SpoolSettings.DEFAULT_MAX_AGE,
+          fsync != null ? SpoolSettings.Fsync.valueOf(fsync.toUpperCase(Locale.ROOT)) : SpoolSettings.Fsync.INTERVAL,
+          fsyncIntervalMs != null ? Duration.ofMillis(fsyncIntervalMs) : SpoolSettings.DEFAULT_FSYNC_INTERVAL,
+          fullPolicy != null ? SpoolSettings.FullPolicy.valueOf(fullPolicy.toUpperCase(Locale.ROOT))
+              : SpoolSettings.FullPolicy.BLOCK);
+    }
+
+    public int windowOrDefault() {
+      return window != null ? window : DEFAULT_WINDOW;
+    }
+
+    public Duration resultTimeout() {
+      return Duration.ofMillis(resultTimeoutMs != null ? resultTimeoutMs : DEFAULT_RESULT_TIMEOUT_MS);
+    }
+
+    public Duration resultTimeoutMax() {
+      return Duration.ofMillis(resultTimeoutMaxMs != null ? resultTimeoutMaxMs
+          : Math.max(DEFAULT_RESULT_TIMEOUT_MAX_MS, resultTimeout().toMillis()));
+    }
+
+    public Duration healthMaxWait() {
+      return Duration.ofMillis(healthMaxWaitMs != null ? healthMaxWaitMs : DEFAULT_HEALTH_MAX_WAIT_MS);
+    }
+
+    void validate(List<String> errors) {
+      if (dir == null) errors.add("'spool.dir' is missing; name a folder on persistent storage, e.g. /var/lib/splitrt/spool");
+      if (fsync != null && !List.of("always", "interval", "never").contains(fsync.toLowerCase(Locale.ROOT))) {
+        errors.add("'spool.fsync' is '" + fsync + "'; write always, interval or never");
+      }
+      if (fullPolicy != null && !List.of("block", "drop_oldest").contains(fullPolicy.toLowerCase(Locale.ROOT))) {
+        errors.add("'spool.full_policy' is '" + fullPolicy + "'; write block or drop_oldest");
+      }
+      if (segmentBytes != null && segmentBytes < 4096) errors.add("'spool.segment_bytes' must be >= 4096");
+      long seg = segmentBytes != null ? segmentBytes : SpoolSettings.DEFAULT_SEGMENT_BYTES;
+      if (maxBytes != null && maxBytes < 2 * seg) errors.add("'spool.max_bytes' must be >= 2 x segment_bytes (" + 2 * seg + ")");
+      if (maxAgeSeconds != null && maxAgeSeconds < 1) errors.add("'spool.max_age_seconds' must be >= 1");
+      if (fsyncIntervalMs != null && fsyncIntervalMs < 1) errors.add("'spool.fsync_interval_ms' must be >= 1");
+      if (window != null && (window < 1 || window > 10_000)) errors.add("'spool.window' must be 1..10000");
+      if (resultTimeoutMs != null && resultTimeoutMs < 100) errors.add("'spool.result_timeout_ms' must be >= 100");
+      if (resultTimeoutMaxMs != null && resultTimeoutMaxMs < resultTimeout().toMillis()) {
+        errors.add("'spool.result_timeout_max_ms' must be >= result_timeout_ms");
+      }
+      if (healthMaxWaitMs != null && healthMaxWaitMs < 1) errors.add("'spool.health_max_wait_ms' must be >= 1");
+    }
+  }
 
   public static EdgeConfig read(Path file) throws ConfigException {
     EdgeConfig c = Yaml.read(file, EdgeConfig.class);
@@ -56,6 +128,7 @@ public record EdgeConfig(
       if (pipeline.threads() != null && pipeline.threads() < 0) errors.add("'pipeline.threads' must be >= 0");
     }
     if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
+    if (spool != null) spool.validate(errors);
     BrokerConfig.require(errors, origin);
   }
 }

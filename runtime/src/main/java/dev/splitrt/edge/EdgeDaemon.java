@@ -39,11 +39,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Back-pressure rules: a live source (camera, pipe, paced file) never waits: when the queue is
  * full the oldest waiting frame is dropped and counted. A finite file source waits instead, so
- * a recorded clip is processed whole. Once the worker hands a feature to {@link MqttLink#publish},
- * it is never dropped: the outbox keeps it until the broker acknowledged it, across reconnects.
+ * a recorded clip is processed whole. With a {@link Delivery} (a spool configured), a feature is
+ * accepted once it is in the spool and leaves it with its result or a counted expiry
+ * ({@code runtime/docs/delivery.md}). Without one, the worker hands it to {@link MqttLink#publish}
+ * and the in-memory outbox keeps it until the broker acknowledged it (lost on a power cut, and
+ * whatever the broker drops after its PUBACK is lost too).
  *
  * <p>Ownership: the daemon owns the head session and the source and closes both; the MQTT link
- * belongs to the caller (it may be shared, e.g. with a status publisher).
+ * belongs to the caller (it may be shared, e.g. with a status publisher), and so do the delivery
+ * window and its spool.
  */
 public final class EdgeDaemon implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EdgeDaemon.class);
@@ -53,6 +57,7 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LoadedModel model;
   private final FrameSource source;
   private final MqttLink link;
+  private final Delivery delivery;
   private final InferenceSession head;
   private final Preprocessor preprocessor;
   private final FeatureEncoder encoder;
@@ -80,8 +85,9 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LatencyHistogram ackLatency;
 
   private EdgeDaemon(EdgeSettings settings, LoadedModel model, InferenceSession head, FrameSource source, MqttLink link,
-      MetricsRegistry metrics) {
+      Delivery delivery, MetricsRegistry metrics) {
     this.settings = settings;
+    this.delivery = delivery;
     this.model = model;
     this.head = head;
     this.source = source;
@@ -114,6 +120,15 @@ public final class EdgeDaemon implements AutoCloseable {
    */
   public static EdgeDaemon create(EdgeSettings settings, LoadedModel model, InferenceBackend backend, FrameSource source,
       MqttLink link, MetricsRegistry metrics) throws InferenceException {
+    return create(settings, model, backend, source, link, null, metrics);
+  }
+
+  /**
+   * As above, with features accepted into {@code delivery}'s spool and answered end to end (null:
+   * the in-memory outbox only). The caller starts and closes {@code delivery}.
+   */
+  public static EdgeDaemon create(EdgeSettings settings, LoadedModel model, InferenceBackend backend, FrameSource source,
+      MqttLink link, Delivery delivery, MetricsRegistry metrics) throws InferenceException {
     InferenceSession head;
     try {
       head = backend.open(model.head(), new SessionOptions(settings.threads(), "fp32"));
@@ -121,7 +136,7 @@ public final class EdgeDaemon implements AutoCloseable {
       source.close();
       throw e;
     }
-    return new EdgeDaemon(settings, model, head, source, link, metrics);
+    return new EdgeDaemon(settings, model, head, source, link, delivery, metrics);
   }
 
   /** The device profile's pipeline defaults, with the config's overrides and the model's default codec. */
@@ -170,8 +185,17 @@ public final class EdgeDaemon implements AutoCloseable {
     captureThread.interrupt();
     captureThread.join(drain.toMillis());
     workerThread.join(drain.toMillis());
-    boolean drained = link.drain(drain);
-    if (!drained) {
+    boolean drained;
+    if (delivery != null) {
+      drained = delivery.drain(drain);
+      if (!drained) {
+        log.warn("edge {}: {} features still unanswered after {} s; they stay in the spool and are sent after the next start",
+            settings.deviceId(), delivery.counts().unanswered(), drain.toSeconds());
+      }
+    } else {
+      drained = link.drain(drain);
+    }
+    if (!drained && delivery == null) {
       log.warn("edge {}: {} features still unacknowledged after {} s (broker unreachable?); they were not sent",
           settings.deviceId(), link.stats().outboxMessages(), drain.toSeconds());
     }
@@ -259,7 +283,7 @@ public final class EdgeDaemon implements AutoCloseable {
       FloatBuffer features = head.run();
       long t2 = System.nanoTime();
       FrameHeader header = new FrameHeader(settings.deviceId(), model.manifest().id(), model.headSha256(), frame.sequence(),
-          frame.captureEpochMicros(), frame.width(), frame.height());
+          frame.captureEpochMicros(), frame.width(), frame.height(), delivery != null ? delivery.epoch() : 0);
       message = encoder.encode(header, features);
       long t3 = System.nanoTime();
       preprocessTime.recordNanos(t1 - t0);
@@ -275,6 +299,20 @@ public final class EdgeDaemon implements AutoCloseable {
     }
     long captureMicros = frame.captureEpochMicros();
     long beforePublish = System.nanoTime();
+    if (delivery != null) {
+      try {
+        if (!delivery.accept(frame.sequence(), featureTopic, captureMicros, message)) return; // spool closed: stopping
+      } catch (IOException e) {
+        // Not accepted: the spool could not write it. Counted as failed, never as accepted.
+        failed.increment();
+        log.error("edge {}: frame {} could not be written to the spool: {}", settings.deviceId(), frame.sequence(), e.toString());
+        return;
+      }
+      publishTime.recordNanos(System.nanoTime() - beforePublish);
+      accepted.increment();
+      featureBytes.add(message.length);
+      return;
+    }
     link.publish(featureTopic, message, 1, false).whenComplete((ok, error) -> {
       if (error == null) {
         acked.increment();

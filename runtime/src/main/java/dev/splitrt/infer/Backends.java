@@ -23,20 +23,43 @@ public final class Backends {
   private Backends() {}
 
   private static final class Registered {
-    static final List<InferenceBackend> ALL = load();
+    static final Discovery FOUND = load(ServiceLoader.load(InferenceBackend.class, Backends.class.getClassLoader()));
+    static final List<InferenceBackend> ALL = FOUND.backends();
+  }
 
-    private static List<InferenceBackend> load() {
-      List<InferenceBackend> list = new ArrayList<>();
-      for (ServiceLoader.Provider<InferenceBackend> p : ServiceLoader.load(InferenceBackend.class, Backends.class.getClassLoader())
-          .stream().toList()) {
-        try {
-          list.add(p.get());
-        } catch (ServiceConfigurationError | LinkageError e) {
-          LOG.warn("inference backend {} could not be created and is skipped: {}", p.type().getName(), e.toString());
-        }
+  /** What discovery found: the backends it could create, and one line per provider it had to skip. */
+  record Discovery(List<InferenceBackend> backends, List<String> skipped) {}
+
+  /**
+   * Every provider that can be created, in the services file's order. A provider whose optional
+   * library is missing (OnnxRuntimeBackend without the onnxruntime jar: NoClassDefFoundError while
+   * ServiceLoader links the class, raised from the iterator itself, not from creating the instance)
+   * is logged and skipped, and discovery goes on with the next one: one missing jar must never hide
+   * the backends that are there. ServiceLoader's lazy iterator documents that it carries on past
+   * such an error; {@code stream().toList()} would throw it out of the whole lookup.
+   */
+  static Discovery load(ServiceLoader<InferenceBackend> loader) {
+    List<InferenceBackend> list = new ArrayList<>();
+    List<String> skipped = new ArrayList<>();
+    java.util.Iterator<InferenceBackend> it = loader.iterator();
+    // Bounded so that a loader that keeps failing on the same entry cannot spin forever.
+    for (int failures = 0; failures < 64; ) {
+      try {
+        if (!it.hasNext()) break;
+        list.add(it.next());
+      } catch (ServiceConfigurationError | LinkageError e) {
+        failures++;
+        String why = e.getCause() == null ? e.toString() : e.getMessage() + " (" + e.getCause() + ")";
+        skipped.add(why);
+        LOG.warn("inference backend skipped: {}; fix: put its library on the classpath if this backend is wanted", why);
       }
-      return List.copyOf(list);
     }
+    return new Discovery(List.copyOf(list), List.copyOf(skipped));
+  }
+
+  /** One line per registered provider that could not be created here (a missing optional jar), for diagnostics. */
+  public static List<String> skipped() {
+    return Registered.FOUND.skipped();
   }
 
   /** The registered backend with this name, available or not. */

@@ -39,9 +39,26 @@ public record DeviceProfile(
 
   /**
    * The software stack this profile was written for: JetPack release and the TensorRT range that
-   * ships with it ("10.3"..."10.x"), CUDA runtime. {@code null} fields: not applicable (x86 servers).
+   * ships with it ("10.3"..."10.x"), CUDA runtime, and what of SplitRT really runs there: the glibc
+   * of that JetPack's Ubuntu ({@link DeviceProfiles#JETPACK_GLIBC}), the build line whose natives
+   * load on it, or {@code build: none} with {@code unsupported} saying why. {@code null} fields: not
+   * applicable (x86 servers pick their own OS).
    */
-  public record Software(String jetpack, String tensorrtMin, String tensorrtMax, String cuda) {}
+  public record Software(String jetpack, String tensorrtMin, String tensorrtMax, String cuda,
+                         String glibc, BuildLine build, String unsupported) {}
+
+  /**
+   * Which Maven build runs on a device. The linux-arm64 natives of each line need a glibc at least
+   * as new as the device's (checked by JetsonGlibcTest against the jars themselves).
+   */
+  public enum BuildLine {
+    /** {@code mvn -P jetson}: the JavaCPP 1.5.13 line (CUDA 13, TensorRT 10.15; OpenCV 4.13 needs glibc 2.35). */
+    standard,
+    /** {@code mvn -P jetson,jetpack6}: the JavaCPP 1.5.11 line (CUDA 12.6, TensorRT 10.6; OpenCV 4.10 needs glibc 2.29). */
+    jetpack6,
+    /** No build of SplitRT loads on this device; {@code software.unsupported} says why. */
+    none
+  }
 
   /** The power mode engines are built and benchmarked in ({@code sudo nvpmodel -m <nvpmodel>}). */
   public record PowerMode(int nvpmodel, String name, int watts) {}

@@ -45,6 +45,21 @@ public final class DeviceProfiles {
 
   private static final String VERSION = "\\d+(\\.(\\d+|x))*";
 
+  /**
+   * glibc of each JetPack's root file system (L4T): 4.6 is Ubuntu 18.04, 5.x Ubuntu 20.04, 6.x Ubuntu
+   * 22.04. Keyed by the JetPack major version, except 4.6, the only JetPack 4 a profile names.
+   */
+  public static final java.util.Map<String, String> JETPACK_GLIBC = java.util.Map.of("4.6", "2.27", "5", "2.31", "6", "2.35");
+
+  /** The glibc {@code jetpack} ships, or null for a JetPack not in {@link #JETPACK_GLIBC}. */
+  public static String jetpackGlibc(String jetpack) {
+    if (jetpack == null) return null;
+    String exact = JETPACK_GLIBC.get(jetpack);
+    if (exact != null) return exact;
+    String major = jetpack.split("\\.")[0];
+    return major.equals("4") ? null : JETPACK_GLIBC.get(major);
+  }
+
   private static void validateExtensions(DeviceProfile p, List<String> errors) {
     if (p.gpu() != null && p.gpu().sm() != null && p.gpu().sm().matches("\\d+\\.\\d+")
         && p.backend() != DeviceProfile.Backend.onnxruntime && smBelow(p.gpu().sm(), 7, 0)) {
@@ -62,6 +77,20 @@ public final class DeviceProfiles {
       if (minOk && maxOk && sw.tensorrtMin() != null && sw.tensorrtMax() != null
           && compareVersions(sw.tensorrtMin(), sw.tensorrtMax()) > 0) {
         errors.add("'software.tensorrt_min' " + sw.tensorrtMin() + " is above 'software.tensorrt_max' " + sw.tensorrtMax());
+      }
+      if (sw.jetpack() != null && sw.jetpack().matches(VERSION)) {
+        String want = jetpackGlibc(sw.jetpack());
+        if (want == null) errors.add("'software.jetpack' " + sw.jetpack() + " has no known glibc; known: " + JETPACK_GLIBC);
+        else if (!want.equals(sw.glibc())) {
+          errors.add("'software.glibc' is " + sw.glibc() + " but JetPack " + sw.jetpack() + " ships glibc " + want + "; set glibc: '" + want + "'");
+        }
+        if (sw.build() == null) errors.add("'software.build' must say which build runs on this JetPack: standard, jetpack6 or none");
+      }
+      if (sw.build() == DeviceProfile.BuildLine.none && (sw.unsupported() == null || sw.unsupported().isBlank())) {
+        errors.add("'software.build' is none: 'software.unsupported' must say why no build runs here");
+      }
+      if (sw.build() != null && sw.build() != DeviceProfile.BuildLine.none && sw.unsupported() != null) {
+        errors.add("'software.unsupported' is set but 'software.build' is " + sw.build() + "; use build: none or drop unsupported");
       }
     }
     DeviceProfile.PowerMode pm = p.powerMode();

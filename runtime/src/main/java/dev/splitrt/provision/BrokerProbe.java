@@ -2,6 +2,8 @@ package dev.splitrt.provision;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.InputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.ConnectException;
@@ -9,6 +11,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -19,6 +22,8 @@ import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
@@ -34,11 +39,24 @@ import javax.net.ssl.TrustManagerFactory;
 final class BrokerProbe {
   enum Stage { UNREACHABLE, BROKER_UNTRUSTED, TLS_REFUSED, CONNECT_REFUSED, OK }
 
-  record Result(Stage stage, String detail, List<Integer> subackCodes) {}
+  record Result(Stage stage, String detail, List<Integer> subackCodes, TlsRefusal refusal) {
+    Result(Stage stage, String detail, List<Integer> subackCodes) {
+      this(stage, detail, subackCodes, TlsRefusal.NONE);
+    }
+  }
+
+  /** How long to wait after the handshake for a TLS 1.3 alert before sending CONNECT (a refusal normally comes in ms). */
+  static final int POST_HANDSHAKE_READ_MS = 1000;
 
   private BrokerProbe() {}
 
   static Result run(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters, int timeoutMs) {
+    return run(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, null);
+  }
+
+  /** {@code protocols}: the TLS versions to offer (null: the JVM's defaults, TLS 1.3 and 1.2). */
+  static Result run(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters, int timeoutMs,
+      String[] protocols) {
     URI uri = URI.create(url.replaceFirst("^mqtts://", "ssl://"));
     String host = uri.getHost();
     int port = uri.getPort() == -1 ? 8883 : uri.getPort();
@@ -59,40 +77,60 @@ final class BrokerProbe {
       closeQuietly(plain);
       return new Result(Stage.UNREACHABLE, "cannot reach " + host + ":" + port + " (" + e + ")", List.of());
     }
-    try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, host, port, true)) {
-      s.setSoTimeout(timeoutMs);
-      SSLParameters p = s.getSSLParameters();
+    boolean sentCertificate = certFile != null;
+    try (plain; EngineChannel t = new EngineChannel(plain, ctx.createSSLEngine(host, port))) {
+      plain.setSoTimeout(timeoutMs);
+      SSLParameters p = t.engine.getSSLParameters();
       p.setEndpointIdentificationAlgorithm("HTTPS");
-      s.setSSLParameters(p);
+      if (protocols != null) p.setProtocols(protocols);
+      t.engine.setSSLParameters(p);
+      t.engine.setUseClientMode(true);
       try {
-        s.startHandshake();
+        t.handshake();
       } catch (SSLHandshakeException e) {
         String m = String.valueOf(e.getMessage());
-        if (m.contains("PKIX") || m.contains("No subject alternative") || m.contains("No name matching") || m.contains("certificate_unknown")) {
+        if (m.contains("PKIX") || m.contains("No subject alternative") || m.contains("No name matching")) {
           return new Result(Stage.BROKER_UNTRUSTED, "the broker's certificate is not trusted with the bundle's CA or does not name '"
               + host + "' (" + m + "): give the broker a certificate from this fleet's CA with '" + host + "' in its SAN", List.of());
         }
-        return new Result(Stage.TLS_REFUSED, "TLS handshake refused: " + m, List.of());
-      }
-      OutputStream out = s.getOutputStream();
-      DataInputStream in = new DataInputStream(s.getInputStream());
-      out.write(connect(clientId));
-      out.flush();
-      int[] connack;
-      try {
-        connack = packet(in);
+        if (TlsRefusal.fromAlert(e, sentCertificate) == null) return afterHandshake(url, caFile, certFile, keyFile, clientId, filters,
+            timeoutMs, protocols, e, sentCertificate);
+        return refused("TLS handshake refused", e, sentCertificate);
       } catch (SSLException e) {
-        return new Result(Stage.TLS_REFUSED, "the broker refused this certificate after the handshake: " + e.getMessage(), List.of());
+        return refused("TLS handshake refused", e, sentCertificate);
       } catch (IOException e) {
-        return new Result(Stage.TLS_REFUSED, "the broker closed the connection before CONNACK (" + e
-            + "): it refused this client certificate (expired, revoked or from another CA); see the broker log", List.of());
+        return afterHandshake(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, protocols, e, sentCertificate);
       }
-      if (connack[0] != 0x20 || connack.length < 3) {
-        return new Result(Stage.CONNECT_REFUSED, "the broker answered CONNECT with packet type 0x" + Integer.toHexString(connack[0]), List.of());
-      }
-      if (connack[2] != 0) {
-        return new Result(Stage.CONNECT_REFUSED, "CONNACK reason 0x" + Integer.toHexString(connack[2])
-            + (connack[2] == 0x87 || connack[2] == 0x86 ? " (not authorized / bad credentials: check use_identity_as_username and the ACL)" : ""), List.of());
+      DataInputStream in = new DataInputStream(t.input());
+      OutputStream out = t.output();
+      try {
+        // TLS 1.3: the broker judges our certificate after our handshake returned. The broker sends
+        // nothing before CONNECT, so a short read either times out (accepted) or brings the alert.
+        if ("TLSv1.3".equals(t.engine.getSession().getProtocol())) {
+          plain.setSoTimeout(Math.min(timeoutMs, POST_HANDSHAKE_READ_MS));
+          try {
+            int b = in.read();
+            if (b == -1) throw new EOFException("the broker closed the connection right after the handshake");
+            return new Result(Stage.CONNECT_REFUSED, "the broker sent data before CONNECT (byte 0x" + Integer.toHexString(b)
+                + "): is this an MQTT listener?", List.of());
+          } catch (SocketTimeoutException e) {
+            // nothing pending: the certificate was accepted
+          }
+          plain.setSoTimeout(timeoutMs);
+        }
+        out.write(connect(clientId));
+        out.flush();
+        int[] connack = packet(in);
+        if (connack[0] != 0x20 || connack.length < 3) {
+          return new Result(Stage.CONNECT_REFUSED, "the broker answered CONNECT with packet type 0x" + Integer.toHexString(connack[0]), List.of());
+        }
+        if (connack[2] != 0) {
+          return new Result(Stage.CONNECT_REFUSED, "CONNACK reason 0x" + Integer.toHexString(connack[2])
+              + (connack[2] == 0x87 || connack[2] == 0x86 ? " (not authorized / bad credentials: check use_identity_as_username and the ACL)" : ""),
+              List.of());
+        }
+      } catch (IOException e) {
+        return afterHandshake(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, protocols, e, sentCertificate);
       }
       List<Integer> codes = new ArrayList<>();
       if (!filters.isEmpty()) {
@@ -109,10 +147,205 @@ final class BrokerProbe {
       out.write(new byte[] {(byte) 0xE0, 0});
       out.flush();
       return new Result(Stage.OK, "TLS handshake, CONNECT and SUBSCRIBE answered", codes);
-    } catch (SSLException e) {
-      return new Result(Stage.TLS_REFUSED, "TLS refused: " + e.getMessage(), List.of());
     } catch (IOException e) {
-      return new Result(Stage.TLS_REFUSED, "the connection failed during the MQTT exchange (" + e + ")", List.of());
+      return new Result(Stage.TLS_REFUSED, "the connection failed during the MQTT exchange (" + e + ")", List.of(), TlsRefusal.UNKNOWN);
+    }
+  }
+
+  /**
+   * A failure after the handshake: named by the alert when one was read; else, when TLS 1.3 was in
+   * use, the same probe with TLS 1.2 only, where the broker refuses a certificate inside the handshake
+   * (so the alert cannot be lost to timing). When that one gets through, the original failure stands.
+   */
+  private static Result afterHandshake(String url, Path caFile, Path certFile, Path keyFile, String clientId, List<String> filters,
+      int timeoutMs, String[] protocols, IOException failure, boolean sentCertificate) {
+    TlsRefusal r = TlsRefusal.fromAlert(failure, sentCertificate);
+    if (r != null) return refused("the broker refused this certificate after the handshake", failure, sentCertificate);
+    if (protocols == null) {
+      Result again = run(url, caFile, certFile, keyFile, clientId, filters, timeoutMs, new String[] {"TLSv1.2"});
+      if (again.stage() == Stage.TLS_REFUSED && again.refusal() != TlsRefusal.UNKNOWN && again.refusal() != TlsRefusal.NONE) {
+        return new Result(Stage.TLS_REFUSED, again.detail() + " (asked again with TLS 1.2 after the TLS 1.3 connection broke: " + failure + ")",
+            List.of(), again.refusal());
+      }
+    }
+    return new Result(Stage.TLS_REFUSED, "the broker closed the connection after the TLS handshake (" + failure
+        + ") and sent no alert that could be read: it probably refused this client certificate (expired, revoked or from another CA); "
+        + "see the broker log", List.of(), TlsRefusal.UNKNOWN);
+  }
+
+  private static Result refused(String what, Exception e, boolean sentCertificate) {
+    TlsRefusal r = TlsRefusal.fromAlert(e, sentCertificate);
+    if (r == null) r = sentCertificate ? TlsRefusal.UNKNOWN : TlsRefusal.NO_CERTIFICATE;
+    String why = switch (r) {
+      case REVOKED -> " (the certificate is revoked: it is on the broker's CRL)";
+      case EXPIRED -> " (the certificate has expired, or a clock is wrong)";
+      case UNKNOWN_CA -> " (the certificate is not from a CA the broker trusts)";
+      case NO_CERTIFICATE -> " (the broker requires a client certificate)";
+      default -> "";
+    };
+    return new Result(Stage.TLS_REFUSED, what + ": " + e.getMessage() + why, List.of(), r);
+  }
+
+  /**
+   * TLS over a blocking socket through an {@link SSLEngine}, so that a failed write does not hide the
+   * broker's alert: {@link SSLSocket} gives up at the first "Broken pipe" (the broker closed right
+   * after sending its alert), while the alert already sits in our receive buffer. Here a failed write
+   * is remembered, later writes are dropped, and reads go on until the alert (an {@link SSLException}
+   * naming it) or the end of the stream, which then reports the write failure.
+   */
+  static final class EngineChannel implements AutoCloseable {
+    final SSLEngine engine;
+    private final Socket socket;
+    private final InputStream rawIn;
+    private final OutputStream rawOut;
+    private ByteBuffer netIn;
+    private ByteBuffer appIn;
+    private ByteBuffer netOut;
+    private IOException writeFailure;
+
+    EngineChannel(Socket socket, SSLEngine engine) throws IOException {
+      this.socket = socket;
+      this.engine = engine;
+      this.rawIn = socket.getInputStream();
+      this.rawOut = socket.getOutputStream();
+      netIn = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+      appIn = ByteBuffer.allocate(engine.getSession().getApplicationBufferSize());
+      netOut = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+    }
+
+    void handshake() throws IOException {
+      engine.beginHandshake();
+      while (true) {
+        switch (engine.getHandshakeStatus()) {
+          case NEED_WRAP -> wrap(ByteBuffer.allocate(0));
+          case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrap();
+          case NEED_TASK -> runTasks();
+          default -> {
+            return;
+          }
+        }
+      }
+    }
+
+    private void runTasks() {
+      Runnable r;
+      while ((r = engine.getDelegatedTask()) != null) r.run();
+    }
+
+    private void wrap(ByteBuffer src) throws IOException {
+      do {
+        netOut.clear();
+        SSLEngineResult res = engine.wrap(src, netOut);
+        if (res.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+          netOut = ByteBuffer.allocate(netOut.capacity() * 2);
+          continue;
+        }
+        netOut.flip();
+        send(netOut);
+        if (res.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_TASK) runTasks();
+        if (res.getStatus() == SSLEngineResult.Status.CLOSED) return;
+      } while (src.hasRemaining());
+    }
+
+    private void send(ByteBuffer b) {
+      if (writeFailure != null || !b.hasRemaining()) return;
+      try {
+        rawOut.write(b.array(), b.position(), b.remaining());
+        rawOut.flush();
+      } catch (IOException e) {
+        writeFailure = e; // keep reading: the broker's alert may be waiting in the receive buffer
+      }
+    }
+
+    /** One unwrap step; reads from the socket when the engine needs more bytes. */
+    private void unwrap() throws IOException {
+      while (true) {
+        netIn.flip();
+        SSLEngineResult res;
+        try {
+          res = engine.unwrap(netIn, appIn);
+        } finally {
+          netIn.compact();
+        }
+        switch (res.getStatus()) {
+          case BUFFER_UNDERFLOW -> {
+            if (netIn.remaining() == 0) netIn = grow(netIn, engine.getSession().getPacketBufferSize());
+            readMore();
+          }
+          case BUFFER_OVERFLOW -> appIn = grow(appIn, engine.getSession().getApplicationBufferSize());
+          case CLOSED -> throw new EOFException("the broker closed the TLS session" + failureNote());
+          default -> {
+            if (res.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_TASK) runTasks();
+            return;
+          }
+        }
+      }
+    }
+
+    private void readMore() throws IOException {
+      int n;
+      try {
+        n = rawIn.read(netIn.array(), netIn.arrayOffset() + netIn.position(), netIn.remaining());
+      } catch (SocketTimeoutException e) {
+        throw e;
+      } catch (IOException e) {
+        if (writeFailure != null) e.addSuppressed(writeFailure);
+        throw e;
+      }
+      if (n < 0) throw new EOFException("the broker closed the connection" + failureNote());
+      netIn.position(netIn.position() + n);
+    }
+
+    private String failureNote() {
+      return writeFailure == null ? "" : " (after our write failed: " + writeFailure + ")";
+    }
+
+    private static ByteBuffer grow(ByteBuffer b, int atLeast) {
+      ByteBuffer n = ByteBuffer.allocate(Math.max(b.capacity() * 2, atLeast));
+      b.flip();
+      n.put(b);
+      return n;
+    }
+
+    InputStream input() {
+      return new InputStream() {
+        @Override
+        public int read() throws IOException {
+          while (appIn.position() == 0) {
+            unwrap();
+            if (engine.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_WRAP) wrap(ByteBuffer.allocate(0));
+          }
+          appIn.flip();
+          int b = appIn.get() & 0xff;
+          appIn.compact();
+          return b;
+        }
+      };
+    }
+
+    OutputStream output() {
+      return new OutputStream() {
+        @Override
+        public void write(int b) throws IOException {
+          write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+          wrap(ByteBuffer.wrap(b, off, len));
+        }
+      };
+    }
+
+    @Override
+    public void close() {
+      try {
+        engine.closeOutbound();
+        if (writeFailure == null) wrap(ByteBuffer.allocate(0));
+      } catch (IOException e) {
+        // closing anyway
+      }
+      closeQuietly(socket);
     }
   }
 

@@ -66,8 +66,15 @@ public final class DeviceCheck {
     WRONG_RESULT
   }
 
-  /** The outcome, a one-paragraph diagnosis, the steps passed, and the round trip time when there was one. */
-  public record Report(Outcome outcome, String detail, List<String> steps, long roundTripMillis) {
+  /**
+   * The outcome, a one-paragraph diagnosis, the steps passed, the round trip time when there was one,
+   * and for {@link Outcome#TLS_REFUSED} the refusal named by the broker's TLS alert.
+   */
+  public record Report(Outcome outcome, String detail, List<String> steps, long roundTripMillis, TlsRefusal refusal) {
+    public Report(Outcome outcome, String detail, List<String> steps, long roundTripMillis) {
+      this(outcome, detail, steps, roundTripMillis, TlsRefusal.NONE);
+    }
+
     public boolean ok() {
       return outcome == Outcome.OK;
     }
@@ -120,7 +127,8 @@ public final class DeviceCheck {
       }
       case TLS_REFUSED -> {
         return new Report(Outcome.TLS_REFUSED, probe.detail() + "." + suffix
-            + " Fix: provision the device again from this fleet's CA ('splitrt provision device') and install the new bundle.", steps, -1);
+            + " Fix: provision the device again from this fleet's CA ('splitrt provision device') and install the new bundle.", steps, -1,
+            probe.refusal());
       }
       case CONNECT_REFUSED -> {
         return new Report(Outcome.CONNECT_REFUSED, probe.detail() + suffix, steps, -1);

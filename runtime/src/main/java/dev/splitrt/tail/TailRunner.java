@@ -257,6 +257,7 @@ public final class TailRunner implements AutoCloseable {
           .put("device", frame.header().deviceId())
           .put("model", modelId)
           .put("sequence", frame.header().sequence())
+          .put("epoch", frame.header().epoch())
           .put("capture_us", frame.header().captureEpochMicros())
           .put("received_us", m.receivedMicros())
           .put("done_us", doneMicros)

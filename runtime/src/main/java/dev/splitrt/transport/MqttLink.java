@@ -18,7 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.SSLSocketFactory;
+import javax.net.SocketFactory;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttActionListener;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
@@ -43,13 +43,17 @@ import org.slf4j.LoggerFactory;
  * a delay drawn from an exponential backoff ({@code backoffMin} doubling to {@code backoffMax}, full
  * jitter above the floor) and tries again, until {@link #close()}. Paho's automatic reconnect is off.
  * One WARN is logged per outage (cause and next delay), attempts in between at DEBUG, one INFO on
- * reconnect. The will (if any) is set on every connect.
+ * reconnect. The will (if any) is set on every connect. Every socket, plain or TLS, has TCP_NODELAY
+ * set ({@link NoDelaySockets}).
  *
- * <p><b>Session.</b> Every connect uses Clean Start with session expiry 0: the broker keeps no state
- * for this client between connections. The outbox below resends what the broker did not
- * acknowledge, and {@link #subscribe subscriptions} are sent again after every connect (before any
- * queued message is sent). Consequence: messages published while a subscriber is offline are not
- * queued for it by the broker (with a shared subscription the other members of the group get them).
+ * <p><b>Session.</b> The settings' session expiry decides ({@code session_expiry_seconds}). At 0 (the
+ * edge default) every connect uses Clean Start with session expiry 0: the broker keeps no state for
+ * this client between connections, and messages published while a subscriber is offline are not
+ * queued for it (with a shared subscription the other members of the group get them). Above 0 (tail
+ * runners: 3600) connects do not use Clean Start and the broker keeps the session, queued QoS 1
+ * messages included, for that many seconds after a disconnect. Either way the outbox below resends
+ * what the broker did not acknowledge, and {@link #subscribe subscriptions} are sent again after
+ * every connect (before any queued message is sent).
  *
  * <p><b>Outbox and delivery guarantee.</b> {@link #publish} puts the message into a bounded outbox
  * ({@code outboxBytes} counts payload plus topic bytes) and blocks the caller while it is full:
@@ -116,6 +120,8 @@ public final class MqttLink implements AutoCloseable {
     final CompletableFuture<Void> future = new CompletableFuture<>();
     int state = PENDING;
     long generation;
+    /** Wall-clock ms after which the broker may discard it (MQTT 5 Message Expiry Interval); 0 = never. */
+    long expiresAtMillis;
 
     Entry(long seq, String topic, byte[] payload, int qos, boolean retained, long bytes) {
       this.seq = seq;
@@ -146,7 +152,7 @@ public final class MqttLink implements AutoCloseable {
 
   private final MqttSettings settings;
   private final Will will;
-  private final SSLSocketFactory socketFactory;
+  private final SocketFactory socketFactory;
   private final String name;
   private final Object lock = new Object();
   private final TreeMap<Long, Entry> pending = new TreeMap<>();
@@ -164,7 +170,7 @@ public final class MqttLink implements AutoCloseable {
   private long acked;
   private long reconnects;
 
-  private MqttLink(MqttSettings settings, Will will, SSLSocketFactory socketFactory) {
+  private MqttLink(MqttSettings settings, Will will, SocketFactory socketFactory) {
     this.settings = settings;
     this.will = will;
     this.socketFactory = socketFactory;
@@ -182,10 +188,10 @@ public final class MqttLink implements AutoCloseable {
    * together: that is configuration, not an outage.
    */
   public static MqttLink start(MqttSettings s, Will will) {
-    SSLSocketFactory sf = null;
+    SocketFactory sf = new NoDelaySockets.Plain();
     if (s.tlsUrl()) {
       try {
-        sf = Pem.socketFactory(s.tls());
+        sf = new NoDelaySockets.Tls(Pem.socketFactory(s.tls()));
       } catch (IOException e) {
         throw new IllegalArgumentException("mqtt tls for client '" + s.clientId() + "': " + e.getMessage(), e);
       }
@@ -228,6 +234,16 @@ public final class MqttLink implements AutoCloseable {
    */
   public CompletableFuture<Void> publish(String topic, byte[] payload, int qos, boolean retained)
       throws InterruptedException {
+    return publish(topic, payload, qos, retained, 0);
+  }
+
+  /**
+   * As {@link #publish(String, byte[], int, boolean)}, with an MQTT 5 Message Expiry Interval: the
+   * broker may discard the message once {@code expiresAtMillis} (wall clock) has passed; each send
+   * carries the seconds left (at least 1). 0 = no expiry.
+   */
+  public CompletableFuture<Void> publish(String topic, byte[] payload, int qos, boolean retained, long expiresAtMillis)
+      throws InterruptedException {
     int topicBytes = checkTopic(topic);
     if (payload == null) {
       throw new IllegalArgumentException("payload for topic '" + topic + "' is null");
@@ -257,6 +273,7 @@ public final class MqttLink implements AutoCloseable {
         throw new IllegalStateException(name + " was closed while publish to '" + topic + "' waited for outbox space");
       }
       e = new Entry(nextSeq++, topic, payload, qos, retained, bytes);
+      e.expiresAtMillis = expiresAtMillis;
       pending.put(e.seq, e);
       outboxBytesUsed += bytes;
       published++;
@@ -510,7 +527,7 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
-  private MqttConnectionOptions options() {
+  MqttConnectionOptions options() {
     MqttConnectionOptions o = new MqttConnectionOptions();
     // Clean sessions unless the settings ask the broker to keep this client's session (subscribers).
     o.setCleanStart(settings.sessionExpirySeconds() == 0);
@@ -528,8 +545,9 @@ public final class MqttLink implements AutoCloseable {
     if (will != null) {
       o.setWill(will.topic(), new MqttMessage(will.payload(), 1, will.retained(), null));
     }
-    if (socketFactory != null) {
-      o.setSocketFactory(socketFactory);
+    // Always our own factory, plain too: it turns Nagle off (see NoDelaySockets).
+    o.setSocketFactory(socketFactory);
+    if (settings.tlsUrl()) {
       o.setHttpsHostnameVerificationEnabled(true);
     }
     return o;
@@ -700,7 +718,12 @@ public final class MqttLink implements AutoCloseable {
           continue;
         }
         try {
-          c.client.publish(e.topic, new MqttMessage(e.payload, e.qos, e.retained, null), null, new Ack(e, c));
+          MqttProperties props = null;
+          if (e.expiresAtMillis > 0) {
+            props = new MqttProperties();
+            props.setMessageExpiryInterval(Math.max(1L, (e.expiresAtMillis - System.currentTimeMillis() + 999) / 1000));
+          }
+          c.client.publish(e.topic, new MqttMessage(e.payload, e.qos, e.retained, props), null, new Ack(e, c));
         } catch (MqttException ex) {
           sendFailed(e, c, ex);
         }

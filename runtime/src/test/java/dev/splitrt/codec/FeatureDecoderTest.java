@@ -122,12 +122,12 @@ class FeatureDecoderTest {
 
   @Test
   void rejectsUnsupportedVersion() {
-    for (int v : new int[] {0, 3, 255}) {
+    for (int v : new int[] {0, 4, 255}) {
       Forge f = new Forge();
       f.version = v;
       FeatureFrameException e = reject(f.bytes());
       assertThat(e.reason()).isEqualTo(Reason.UNSUPPORTED_VERSION);
-      assertThat(e).hasMessageContaining("version " + v).hasMessageContaining("reads versions 1 and 2");
+      assertThat(e).hasMessageContaining("version " + v).hasMessageContaining("reads versions 1, 2 and 3");
     }
   }
 

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
 
-/** Keeps runtime/docs/feature-frame-v1.md and -v2.md honest: their worked examples are what the codec writes and reads. */
+/** Keeps runtime/docs/feature-frame-v1.md, -v2.md and -v3.md honest: their worked examples are what the codec writes and reads. */
 class FeatureFrameDocTest {
 
   private static byte[] documentedExample() throws Exception {
@@ -91,5 +91,31 @@ class FeatureFrameDocTest {
     float[] y = new float[8];
     f.dequantizeInto(FloatBuffer.wrap(y));
     assertThat(y).containsExactly(-6f, 0.375f, 0.375f, 1.125f, 1.125f, 0.375f, 1.125f, 10f);
+  }
+
+  private static FrameHeader exampleHeaderWithEpoch() {
+    FrameHeader h = exampleHeader();
+    return new FrameHeader(h.deviceId(), h.modelId(), h.headSha256(), h.sequence(), h.captureEpochMicros(),
+        h.sourceWidth(), h.sourceHeight(), 5);
+  }
+
+  @Test
+  void encoderWritesTheDocumentedVersionThreeExampleByteForByte() throws Exception {
+    byte[] doc = example("feature-frame-v3.md", "hex-example-v3");
+    assertThat(doc).hasSize(122);
+    byte[] m = new FeatureEncoder(new CodecSpec(4, Granularity.PER_CHANNEL, false, Entropy.NONE), new int[] {1, 2, 3})
+        .encode(exampleHeaderWithEpoch(), FloatBuffer.wrap(VALUES));
+    assertThat(HexFormat.of().formatHex(m)).isEqualTo(HexFormat.of().formatHex(doc));
+  }
+
+  @Test
+  void decoderReadsTheDocumentedVersionThreeExample() throws Exception {
+    FeatureFrame f = new FeatureDecoder(6).decode(example("feature-frame-v3.md", "hex-example-v3"));
+    assertThat(f.header()).isEqualTo(exampleHeaderWithEpoch());
+    assertThat(f.header().epoch()).isEqualTo(5);
+    assertThat(f.packed()).containsExactly(0x50, 0x0f, 0xf5);
+    float[] y = new float[6];
+    f.dequantizeInto(FloatBuffer.wrap(y));
+    assertThat(y).containsExactly(VALUES);
   }
 }

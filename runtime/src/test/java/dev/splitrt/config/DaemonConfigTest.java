@@ -33,6 +33,40 @@ class DaemonConfigTest {
   }
 
   @Test
+  void aSpoolSectionParsesWithTheDocumentedDefaults(@TempDir Path dir) throws Exception {
+    EdgeConfig c = EdgeConfig.read(write(dir, EDGE + "spool: {dir: /var/lib/splitrt/spool}\n"));
+    dev.splitrt.spool.SpoolSettings s = c.spool().settings();
+    assertThat(s.dir()).isEqualTo(Path.of("/var/lib/splitrt/spool"));
+    assertThat(s.maxBytes()).isEqualTo(64L << 20);
+    assertThat(s.segmentBytes()).isEqualTo(4L << 20);
+    assertThat(s.maxAge()).isEqualTo(java.time.Duration.ofSeconds(1800));
+    assertThat(s.fsync()).isEqualTo(dev.splitrt.spool.SpoolSettings.Fsync.INTERVAL);
+    assertThat(s.fsyncInterval()).isEqualTo(java.time.Duration.ofMillis(50));
+    assertThat(s.fullPolicy()).isEqualTo(dev.splitrt.spool.SpoolSettings.FullPolicy.BLOCK);
+    assertThat(c.spool().windowOrDefault()).isEqualTo(64);
+    assertThat(c.spool().resultTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThat(c.spool().resultTimeoutMax()).isEqualTo(java.time.Duration.ofSeconds(60));
+    assertThat(c.spool().healthMaxWait()).isEqualTo(java.time.Duration.ofSeconds(30));
+    EdgeConfig all = EdgeConfig.read(write(dir, EDGE + "spool: {dir: s, max_bytes: 1048576, segment_bytes: 65536, "
+        + "max_age_seconds: 60, fsync: always, fsync_interval_ms: 10, full_policy: drop_oldest, window: 8, "
+        + "result_timeout_ms: 1000, result_timeout_max_ms: 4000, health_max_wait_ms: 2000}\n"));
+    assertThat(all.spool().settings().fsync()).isEqualTo(dev.splitrt.spool.SpoolSettings.Fsync.ALWAYS);
+    assertThat(all.spool().settings().fullPolicy()).isEqualTo(dev.splitrt.spool.SpoolSettings.FullPolicy.DROP_OLDEST);
+    assertThat(all.spool().resultTimeoutMax()).isEqualTo(java.time.Duration.ofSeconds(4));
+  }
+
+  @Test
+  void everyBadSpoolValueIsNamedWithItsFix(@TempDir Path dir) {
+    String bad = EDGE + "spool: {max_bytes: 100, fsync: sometimes, full_policy: panic, window: 0, result_timeout_ms: 5, "
+        + "max_age_seconds: 0}\n";
+    assertThatThrownBy(() -> EdgeConfig.read(write(dir, bad))).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("'spool.dir' is missing").hasMessageContaining("'spool.fsync' is 'sometimes'; write always, interval or never")
+        .hasMessageContaining("'spool.full_policy'").hasMessageContaining("'spool.max_bytes'")
+        .hasMessageContaining("'spool.window'").hasMessageContaining("'spool.result_timeout_ms'")
+        .hasMessageContaining("'spool.max_age_seconds'");
+  }
+
+  @Test
   void tlsNeedsATlsUrlAndCertAndKeyGoTogether(@TempDir Path dir) {
     String tls = EDGE.replace("broker: {url: tcp://127.0.0.1:1883}", "broker: {url: tcp://127.0.0.1:1883, tls: {ca_file: ca.pem, cert_file: c.pem}}");
     assertThatThrownBy(() -> EdgeConfig.read(write(dir, tls))).hasMessageContaining("ssl://")

@@ -26,7 +26,7 @@ class DeviceProfilesTest {
       dla_cores: 2
       memory_mb: 32768
       backend: auto
-      software: {jetpack: '6.1', tensorrt_min: '10.3', tensorrt_max: '10.x', cuda: '12.6'}
+      software: {jetpack: '6.1', tensorrt_min: '10.3', tensorrt_max: '10.x', cuda: '12.6', glibc: '2.35', build: jetpack6}
       power_mode: {nvpmodel: 0, name: MAXN, watts: 40}
       engine: {dla_core: 1, gpu_fallback: true, workspace_mb: 1024, builder_optimization_level: 3, timing_cache: t.timing}
       pipeline: {fps_cap: 30, queue_depth: 4, threads: 0, codec: {bits: 8, granularity: per_tensor, symmetric: false, entropy: none}}
@@ -45,11 +45,13 @@ class DeviceProfilesTest {
   }
 
   @Test
-  void nanoGetsTheCpuBackendAndSaysWhy() throws Exception {
+  void nanoIsUnsupportedAndSaysWhy() throws Exception {
     DeviceProfile nano = new DeviceProfiles(SHIPPED).load("jetson-nano");
-    assertThat(nano.backend()).isEqualTo(DeviceProfile.Backend.onnxruntime);
     assertThat(nano.gpu().sm()).isEqualTo("5.3");
-    assertThat(Files.readString(SHIPPED.resolve("jetson-nano.yaml"))).contains("SM 5.3").contains("ONNX Runtime CPU backend");
+    assertThat(nano.software().build()).isEqualTo(DeviceProfile.BuildLine.none);
+    assertThat(nano.software().glibc()).isEqualTo("2.27");
+    assertThat(nano.software().unsupported()).contains("glibc 2.27").contains("2.28").contains("TensorRT 8.2");
+    assertThat(Files.readString(SHIPPED.resolve("jetson-nano.yaml"))).contains("SM 5.3").contains("UNSUPPORTED");
   }
 
   @Test
@@ -57,7 +59,7 @@ class DeviceProfilesTest {
     Files.writeString(dir.resolve("t.yaml"), ORIN);
     DeviceProfile p = new DeviceProfiles(dir).load("t");
     assertThat(p.engine()).isEqualTo(new DeviceProfile.EngineBuild(1, true, 1024, 3, "t.timing"));
-    assertThat(p.software()).isEqualTo(new DeviceProfile.Software("6.1", "10.3", "10.x", "12.6"));
+    assertThat(p.software()).isEqualTo(new DeviceProfile.Software("6.1", "10.3", "10.x", "12.6", "2.35", DeviceProfile.BuildLine.jetpack6, null));
     assertThat(p.powerMode()).isEqualTo(new DeviceProfile.PowerMode(0, "MAXN", 40));
     assertThat(p.soc()).isEqualTo("Tegra234");
   }
@@ -79,6 +81,11 @@ class DeviceProfilesTest {
       "dla_cores: 2|dla_cores: 3|'dla_cores'",
       "precisions: [fp32, fp16, int8]|precisions: [fp32, fp64]|'precisions' has 'fp64'",
       "gpu: {name: Orin, sm: '8.7'}|gpu: null|'engine' needs a 'gpu' section",
+      "glibc: '2.35'|glibc: '2.31'|JetPack 6.1 ships glibc 2.35",
+      "build: jetpack6|build: null|'software.build' must say",
+      "build: jetpack6|build: none|'software.unsupported' must say why",
+      "build: jetpack6}|build: jetpack6, unsupported: because}|'software.unsupported' is set",
+      "jetpack: '6.1'|jetpack: '3.3'|has no known glibc",
   })
   void rejectsEachBadValueNamingTheField(String good, String bad, String expected) throws Exception {
     assertThat(ORIN).contains(good);

@@ -78,7 +78,7 @@ class FleetCaTest {
     assertThat(acl).doesNotContain("readwrite").doesNotContain("topic write splitrt/v1/demo/#");
     ca.revoke("tail-a");
     assertThat(Files.readString(ca.aclFile())).doesNotContain("user tail-a");
-    assertThat(ca.mosquittoConf(8883)).contains("require_certificate true", "use_identity_as_username true", "crlfile ", "acl_file ");
+    assertThat(ca.mosquittoConf(8883)).contains("require_certificate true", "set_tcp_nodelay true", "use_identity_as_username true", "crlfile ", "acl_file ");
   }
 
   @Test

@@ -86,4 +86,37 @@ class BackoffTest {
     assertThatThrownBy(() -> new Backoff(MAX, MIN, new SplittableRandom()))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("min <= max");
   }
+
+  /** When a client that lost its broker at t = 0 gets back in, if the broker is up again from {@code outage}. */
+  private static long backAtNanos(Duration min, Duration outage, SplittableRandom random) {
+    Backoff b = new Backoff(min, Duration.ofSeconds(30), random);
+    long t = 0;
+    do {
+      t += b.next().toNanos();     // wait, then try: attempts before the broker is back fail at once
+    } while (t < outage.toNanos());
+    return t;
+  }
+
+  /** Share of trials in which the device (1 s floor) reconnects before the tail (250 ms floor); the defaults of the daemons. */
+  private static double deviceFirst(Duration outage) {
+    SplittableRandom r = new SplittableRandom(42);
+    int first = 0;
+    int trials = 20_000;
+    for (int i = 0; i < trials; i++) {
+      if (backAtNanos(Duration.ofSeconds(1), outage, r) < backAtNanos(Duration.ofMillis(250), outage, r)) first++;
+    }
+    return (double) first / trials;
+  }
+
+  @Test
+  void afterAnOutageOfSecondsEitherSideCanReconnectFirst() {
+    // configuration.md: tails usually win after a short outage, but after ~10 s either side can come back first.
+    double shortOutage = deviceFirst(Duration.ofMillis(500));
+    double tenSeconds = deviceFirst(Duration.ofSeconds(10));
+    double minute = deviceFirst(Duration.ofSeconds(60));
+    System.out.printf("device reconnects before tail: 0.5 s outage %.3f, 10 s %.3f, 60 s %.3f%n", shortOutage, tenSeconds, minute);
+    assertThat(shortOutage).isLessThan(0.25);
+    assertThat(tenSeconds).isGreaterThan(0.25);
+    assertThat(minute).isGreaterThan(0.25);
+  }
 }

@@ -1,6 +1,7 @@
 package dev.splitrt.cli;
 
 import dev.splitrt.config.EdgeConfig;
+import dev.splitrt.edge.Delivery;
 import dev.splitrt.edge.EdgeDaemon;
 import dev.splitrt.edge.EdgeSettings;
 import dev.splitrt.edge.EdgeStats;
@@ -12,6 +13,7 @@ import dev.splitrt.model.LoadedModel;
 import dev.splitrt.model.ModelRegistry;
 import dev.splitrt.profile.DeviceProfile;
 import dev.splitrt.profile.DeviceProfiles;
+import dev.splitrt.spool.Spool;
 import dev.splitrt.transport.MqttLink;
 import dev.splitrt.vision.FrameSources;
 import java.nio.file.Path;
@@ -41,11 +43,19 @@ final class EdgeCommand implements Callable<Integer> {
     MetricsRegistry metrics = new MetricsRegistry();
     Daemons.Signals signals = new Daemons.Signals("splitrt-edge-shutdown");
     int code = 1;
-    try (MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()));
-         EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, metrics);
+    // The spool (and its new boot epoch, forced to disk) comes before the first feature.
+    try (Spool spool = c.spool() == null ? null : Spool.open(c.spool().settings());
+         MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()));
+         Delivery delivery = spool == null ? null : new Delivery(spool, link, new Delivery.Settings(c.spool().windowOrDefault(),
+             c.spool().resultTimeout(), c.spool().resultTimeoutMax(), c.spool().healthMaxWait()), c.fleet(), c.deviceId(),
+             model.manifest().id(), metrics);
+         EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, delivery, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
-             : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(link.connected(),
-                 "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages() + "}"))) {
+             : MetricsServer.start("0.0.0.0", c.metricsPort(), metrics, () -> new MetricsServer.Health(
+                 link.connected() && (delivery == null || delivery.healthy()),
+                 "{\"connected\":" + link.connected() + ",\"outbox\":" + link.stats().outboxMessages()
+                     + (delivery == null ? "" : ",\"delivery\":" + delivery.healthJson()) + "}"))) {
+      if (delivery != null) delivery.start();
       edge.start();
       while (!edge.awaitSourceDone(Duration.ofMillis(200)) && !signals.received()) {
         // Runs until the source ends or a signal arrives.
@@ -54,6 +64,12 @@ final class EdgeCommand implements Callable<Integer> {
       EdgeStats s = edge.stats();
       System.err.printf("edge %s: captured %d, accepted %d, acked %d, dropped %d, failed %d, %d feature bytes%n", c.deviceId(),
           s.captured(), s.accepted(), s.acked(), s.dropped(), s.failed(), s.featureBytes());
+      if (delivery != null) {
+        Delivery.Counts d = delivery.counts();
+        System.err.printf("edge %s: epoch %d, answered %d, expired %d, resent %d, duplicate results %d, unanswered %d "
+            + "(kept in the spool)%n", c.deviceId(), delivery.epoch(), d.answered(), d.expired(), d.resent(),
+            d.duplicateResults(), d.unanswered());
+      }
       code = edge.sourceError().isPresent() || !drained ? 1 : 0;
       return code;
     } finally {

@@ -67,6 +67,10 @@ final class EngineCommand implements Runnable {
     @Option(names = "--models", paramLabel = "DIR", description = "Model zoo folder (default: the repository's models/).")
     Path models;
 
+    @Option(names = "--onnx", paramLabel = "FILE", description = "Build this ONNX file instead of the manifest's part: a Q/DQ "
+        + "copy from 'splitrt quantize --activations int8' for --precision int8 (same input and output as the part).")
+    Path onnx;
+
     @Option(names = "--profiles", paramLabel = "DIR", description = "Device profile folder (default: the repository's device-profiles/).")
     Path profiles;
 
@@ -76,13 +80,18 @@ final class EngineCommand implements Runnable {
       Path dir = (models != null ? models : RepoPaths.models()).resolve(model);
       ModelManifest m = Yaml.read(dir.resolve("model.yaml"), ModelManifest.class);
       ModelManifest.Part p = part == Part.head ? m.head() : m.tail();
-      Path file = dir.resolve(p.file());
+      Path file = onnx != null ? onnx : dir.resolve(p.file());
+      if (!Files.isRegularFile(file)) {
+        System.err.println(file + ": no such file; fix: pass the ONNX file 'splitrt quantize --out' wrote");
+        return 1;
+      }
       String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
-      if (!sha.equalsIgnoreCase(p.sha256())) {
+      if (onnx == null && !sha.equalsIgnoreCase(p.sha256())) {
         System.err.println(file + ": SHA-256 is " + sha + " but model.yaml says " + p.sha256() + "; restore the file or fix the manifest");
         return 1;
       }
-      ModelPartRef ref = new ModelPartRef(m.id(), part.name(), file, p.sha256(),
+      // The engine cache is keyed by the bytes built: a Q/DQ copy gets engines of its own.
+      ModelPartRef ref = new ModelPartRef(m.id(), part.name(), file, sha,
           new TensorSpec(p.input().name(), p.input().dims()), new TensorSpec(p.output().name(), p.output().dims()));
       TensorRtBackend probe = new TensorRtBackend();
       if (probe.unavailableReason().isPresent()) {
@@ -99,7 +108,12 @@ final class EngineCommand implements Runnable {
       System.out.printf(Locale.ROOT, "size      %,d bytes; deserialized in %d ms%n", r.engineBytes(), r.loadMillis());
       System.out.printf(Locale.ROOT, "tensorrt  %s on %s (SM %s), precision %s, profile %s%n", r.tensorrtVersion(), r.gpu(), r.sm(), r.precision(), r.profile());
       System.out.printf(Locale.ROOT, "layers    %d: %s%n", r.layers().size(), r.layerPrecisions());
-      if (layers) for (EngineReport.Layer l : r.layers()) System.out.printf(Locale.ROOT, "  %-6s %-24s %s%n", l.precision(), l.type(), l.name());
+      if (layers) {
+        System.out.println("  (precision the kernel computes in -> its output's data type)");
+        for (EngineReport.Layer l : r.layers()) {
+          System.out.printf(Locale.ROOT, "  %-6s -> %-6s %-24s %s%n", l.precision(), l.outputPrecision(), l.type(), l.name());
+        }
+      }
       if (bench > 0) bench(trt, ref);
       return 0;
     }

@@ -203,7 +203,8 @@ final class ProvisionCommand implements Runnable {
     public Integer call() {
       DeviceCheck.Report r = DeviceCheck.run(dir, Duration.ofSeconds(timeout));
       for (String s : r.steps()) System.out.println("  ok  " + s);
-      System.out.println((r.ok() ? "OK: " : "FAILED (" + r.outcome() + "): ") + r.detail());
+      System.out.println((r.ok() ? "OK: " : "FAILED (" + r.outcome()
+          + (r.refusal() == dev.splitrt.provision.TlsRefusal.NONE ? "" : ", " + r.refusal()) + "): ") + r.detail());
       return r.ok() ? 0 : 1;
     }
   }

@@ -61,8 +61,10 @@ final class EngineBuilder {
             + "; check the file with onnx.checker or export with a lower opset");
       }
       if (int8 && !hasQdq(network)) {
-        throw new InferenceException(part.file() + ": int8 engines are built only from Q/DQ (explicitly quantized) models with "
-            + "strong typing, and this model has no QuantizeLinear/DequantizeLinear; export a Q/DQ model or use fp16");
+        throw new InferenceException(part.file() + ": int8 engines are built only from Q/DQ (explicitly quantized) models, and this "
+            + "one has no QuantizeLinear/DequantizeLinear; fix: make a Q/DQ copy with 'splitrt quantize --model " + part.modelId()
+            + " --part " + part.part() + " --activations int8 --out FILE' and build that (splitrt engine build --onnx FILE), "
+            + "or use --precision fp16");
       }
       config = builder.createBuilderConfig();
       config.setMemoryPoolLimit(MemoryPoolType.kWORKSPACE, s.workspaceBytes());

@@ -93,9 +93,10 @@ public final class TensorRtBackend implements InferenceBackend {
     BuilderSettings s = BuilderSettings.resolve(profile, precision, cache.dir());
     Loaded l = loadOrBuild(rt, part, s, rebuild, progress);
     try {
-      List<EngineReport.Layer> layers = EngineInspection.layers(l.engine);
+      String json = EngineInspection.json(l.engine);
+      List<EngineReport.Layer> layers = EngineInspection.parse(json);
       return new EngineReport(l.file, l.fromCache, l.buildMillis, l.loadMillis, l.bytes, rt.tensorrtVersion, rt.gpuName, rt.sm,
-          s.precision(), s.profile(), EngineInspection.summary(layers), layers);
+          s.precision(), s.profile(), EngineInspection.summary(layers), layers, json);
     } finally {
       l.engine.deallocate();
     }
