@@ -41,7 +41,7 @@ def main():
     committed = {d for d in os.listdir(args.models) if d.startswith("fs-entropic-cls-")}
     for lam, top1, bits in zip(allt["lambdas"], allt["top1"], allt["mean_bits"]):
         mid = "fs-entropic-cls-l" + f"{lam:g}".replace(".", "p")
-        b = 74 + 14 + len(mid) + 16 + 4 + bits / 8 + 4
+        b = 78 + 14 + len(mid) + 16 + 4 + bits / 8 + 4
         curve.append(f"| {lam:g} | {b:,.0f} | {b * 8 / 224 / 224:.3f} | {100 * top1:.2f} % | {100 * (top1 - unsplit):+.2f} | "
                      f"{'`' + mid + '`' if mid in committed else '—'} |")
     for mid in sorted(committed):
@@ -60,7 +60,7 @@ def main():
             "the Entropic Student, Matsubara et al. 2022): the head emits the latent `y`; the device rounds it around the",
             "learned per-channel medians (`s = clamp(floor(y − m_c + 0.5), lo_c, hi_c)`) and rANS-codes the symbols with",
             "the integer CDF tables in `entropy.json` (16-bit, per channel); the tail receives `s + m_c`.",
-            "Wire format: FeatureFrame **version 3** (`runtime/docs/feature-frame-v3.md`).",
+            "Wire format: FeatureFrame **version 3** (`runtime/docs/feature-frame-v4.md`).",
             "",
             "## Measured figures (whole test split, 10,000 frames)",
             "",
@@ -73,8 +73,8 @@ def main():
         if j:
             lines += [
                 f"| top-1, split with the learned codec, **Java** (`splitrt eval --learned`, ONNX Runtime, LearnedFeatureEncoder → "
-                f"v3 message → LearnedFeatureDecoder) | {100 * float(j['metric']):.2f} % |",
-                f"| bytes/frame, Java, whole v3 message (14-byte device id) mean / max | {float(j['mean_bytes']):,.1f} / "
+                f"v4 message → LearnedFeatureDecoder) | {100 * float(j['metric']):.2f} % |",
+                f"| bytes/frame, Java, whole v4 message (14-byte device id) mean / max | {float(j['mean_bytes']):,.1f} / "
                 f"{int(j['max_bytes']):,} |",
                 f"| bits per pixel (mean message × 8 / 224²) | {float(j['mean_bytes']) * 8 / 224 / 224:.3f} |",
             ]
@@ -108,7 +108,7 @@ def main():
             "## Rate against accuracy: every rate weight of the run, and today's codecs",
             "",
             "All six rate weights were trained in one run; three are committed (models/ stays under 40 MB). Recipe figures",
-            "on the whole test split (10,000 frames; bytes = 124-byte v3 header + rANS payload estimate + CRC):",
+            "on the whole test split (10,000 frames; bytes = 128-byte v4 header + rANS payload estimate + CRC):",
             "",
         ] + curve + [
             "",
@@ -139,7 +139,7 @@ def main():
             "  The split point is BottleFit's (8×28×28 after two poolings, 6,272 symbols); a head that downsamples once",
             "  more before the bottleneck (as FrankenSplit does) codes 4× fewer symbols, and a hyperprior would model the",
             "  spatial structure a factorized prior ignores. Neither was tried here.",
-            "- Where the bytes go at λ = 1: the 124-byte header (device id, model id, head SHA-256, dims) plus 4-byte CRC is",
+            "- Where the bytes go at λ = 1: the 128-byte header (device id, model id, head SHA-256, dims) plus 4-byte CRC is",
             "  a quarter of the message; the payload alone is ~400 B (0.51 bits per latent element).",
             "",
             "## Cost on the device",
@@ -158,7 +158,7 @@ def main():
             "## Files",
             "",
             "- `head.onnx` image [1,3,224,224] → latent [1,8,28,28] (before rounding); `tail.onnx` latent → logits [1,10].",
-            "- `entropy.json` the integer tables (feature-frame-v3.md §4); its SHA-256 and table id are in `model.yaml`.",
+            "- `entropy.json` the integer tables (feature-frame-v4.md §4); its SHA-256 and table id are in `model.yaml`.",
             "- `reference/` one reference vector (eval frame 0), `eval-payloads.bin`: the reference encoder's rANS payloads",
             "  of the 300 eval frames (u32 count, then u32 length + bytes each), `rans.json`: table id and the SHA-256 of",
             "  the first 8 frames' symbols. `LearnedCodecBitExactTest` checks Java against them both ways.",

@@ -16,7 +16,7 @@ and in Giesen's "Interleaved entropy coders" (2014) notes (byte-wise renormalisa
   symbol range [lo_c, hi_c] and a cumulative frequency table of `PRECISION` = 16 bits (every symbol
   at least 1, total exactly 65536). The tables are computed once from the float model and stored as
   integers, so encoder and decoder agree bit for bit on any machine.
-* `rans_encode()/rans_decode()`: the reference coder (pure Python integers): runtime/docs/feature-frame-v3.md
+* `rans_encode()/rans_decode()`: the reference coder (pure Python integers): runtime/docs/feature-frame-v4.md
   section 5 specifies it; the Java `dev.splitrt.codec.RansCoder` must produce the same bytes.
 """
 
@@ -233,7 +233,7 @@ def ideal_bits(s: np.ndarray, tables: Dict) -> float:
 # --------------------------------------------------------------------------- rANS (reference)
 
 def rans_encode(s: np.ndarray, tables: Dict) -> bytes:
-    """Symbols of one frame [1, C, ...] in C order -> the rANS payload (feature-frame-v3.md section 5).
+    """Symbols of one frame [1, C, ...] in C order -> the rANS payload (feature-frame-v4.md section 5).
     Elements are coded last to first so that the decoder reads them first to last; the state is
     flushed as a little-endian u32 at the front."""
     c = s.shape[1]

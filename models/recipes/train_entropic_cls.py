@@ -16,7 +16,7 @@ scene generator, the bottleneck of every recipe here, runs once for all of them)
   B. tail   - encoder and entropy model frozen, integer tables built (entropy_model.build_tables);
               tail fine-tuned with 0.5 CE + 0.5 KD on exactly the decoded latents (clamped symbols + offsets).
   C. measure + export, per rate weight: top-1 on the whole test split (10,000 frames) with the
-              integer tables (bytes = the rANS payload's ideal size + the FeatureFrame v3 header;
+              integer tables (bytes = the rANS payload's ideal size + the FeatureFrame v4 header;
               the exact bytes come from `splitrt eval`), eval subset through ONNX Runtime with the
               reference rANS encoder (exact bytes; decode checked), head/tail ONNX, entropy.json,
               reference vectors + Python-encoded payloads of the eval subset, model.yaml, card.
@@ -244,9 +244,9 @@ def stage_tail(args, device, teacher, students, tables):
 # --------------------------------------------------------------------------- measurement
 
 def header_bytes(model_id: str, device_id_len: int = 14, rank: int = 4) -> int:
-    """FeatureFrame v3 header with the learned codec (feature-frame-v3.md): 74 + D + M + 4R bytes;
+    """FeatureFrame v4 header with the learned codec (feature-frame-v4.md): 78 + D + M + 4R bytes;
     the message adds the payload and the 4-byte CRC."""
-    return 74 + device_id_len + len(model_id) + 4 * rank
+    return 78 + device_id_len + len(model_id) + 4 * rank
 
 
 def payload_estimate(bits: float) -> float:
@@ -377,7 +377,7 @@ def export_student(args, out, model_id, lam, student, tables, teacher_c, base_ma
         "family": "bottlefit",
         "task": "classification",
         "description": f"Entropic Student of {BASE}: learned factorized entropy bottleneck at the 8x28x28 latent, "
-                       f"rate weight {lam:g} (rANS, FeatureFrame v3).",
+                       f"rate weight {lam:g} (rANS, FeatureFrame v4).",
         "input": dict(bf.INPUT_SPEC),
         "head": {"file": "head.onnx", "sha256": common.sha256_file(os.path.join(out, "head.onnx")),
                  "input": {"name": "image", "shape": [1, 3, 224, 224]}, "output": {"name": "latent", "shape": shape}},

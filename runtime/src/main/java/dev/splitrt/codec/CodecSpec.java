@@ -38,7 +38,7 @@ public record CodecSpec(int bits, Granularity granularity, boolean symmetric, En
     Objects.requireNonNull(c, "bottleneck.codec is missing; give bits, granularity, symmetric, entropy");
     if ("rans".equals(c.entropy()) || "learned".equals(c.granularity())) {
       throw new IllegalArgumentException("codec {granularity: " + c.granularity() + ", entropy: " + c.entropy()
-          + "} is a learned entropy bottleneck (FeatureFrame v3, LearnedFeatureEncoder/LearnedFeatureDecoder with the "
+          + "} is a learned entropy bottleneck (FeatureFrame v4, LearnedFeatureEncoder/LearnedFeatureDecoder with the "
           + "model's entropy tables), not a fixed-width quantizer; the edge and tail daemons do not run it yet: "
           + "measure it with 'splitrt eval --learned', or pick a fixed-width codec such as 4b-three_range_per_channel-zstd");
     }

@@ -12,7 +12,7 @@ import java.util.List;
 
 /**
  * The integer tables of a learned entropy bottleneck ({@code entropy.json} in a model folder,
- * written by {@code models/recipes/entropy_model.py}; format in {@code runtime/docs/feature-frame-v3.md} §4):
+ * written by {@code models/recipes/entropy_model.py}; format in {@code runtime/docs/feature-frame-v4.md} §4):
  * per channel an offset (the learned median, float32), the first symbol of its range and a
  * cumulative frequency table of {@link #PRECISION} bits. Both ends code from these integers only, so
  * encoder and decoder agree bit for bit on any machine. Validated completely on load: a decoder
@@ -124,7 +124,7 @@ public final class EntropyTables {
     return offsets.length;
   }
 
-  /** First 4 bytes of the file's SHA-256 as a little-endian u32 (carried by every v3 frame). */
+  /** First 4 bytes of the file's SHA-256 as a little-endian u32 (carried by every v4 frame). */
   public int tableId() {
     return tableId;
   }

@@ -7,23 +7,23 @@ import java.util.Objects;
 import java.util.zip.CRC32C;
 
 /**
- * Strict decoder of FeatureFrame version 3 with the learned codec ({@code runtime/docs/feature-frame-v3.md}
+ * Strict decoder of FeatureFrame version 4 with the learned codec ({@code runtime/docs/feature-frame-v4.md}
  * §7) for messages from the network, which may be forged. It knows one set of {@link EntropyTables}
  * (those of the tail's head) and refuses frames coded with others. Every field and length is
  * checked before anything is allocated, the CRC before the payload is touched, the payload length is
  * bounded by {@code 4 + 2n} and the rANS decode does bounded work per element and must end exactly in
- * its initial state. Versions 1 and 2 are {@link FeatureDecoder}'s; this one answers them
+ * its initial state. Versions 1 to 3 are {@link FeatureDecoder}'s; this one answers them
  * UNSUPPORTED_VERSION. Thread-safe (no shared mutable state).
  */
 public final class LearnedFeatureDecoder {
-  static final int VERSION_3 = 3;
+  static final int VERSION_4 = 4;
   /** Granularity id 4: integer symbols around per-channel offsets from the model's entropy tables. */
   static final int GRANULARITY_LEARNED = 4;
   /** Entropy id 3: rANS with the model's entropy tables. */
   static final int ENTROPY_RANS = 3;
-  /** Bytes before the payload: magic..rank (58 + D + M), dims (4R), table id, payload length. */
+  /** Bytes before the payload: magic..rank (62 + D + M, with the u32 boot epoch), dims (4R), table id, payload length. */
   static int headerBytes(int deviceIdBytes, int modelIdBytes, int rank) {
-    return 74 + deviceIdBytes + modelIdBytes + 4 * rank;
+    return 78 + deviceIdBytes + modelIdBytes + 4 * rank;
   }
 
   private final EntropyTables tables;
@@ -50,12 +50,12 @@ public final class LearnedFeatureDecoder {
     }
     need(m, 0, 6, "magic, version and flags");
     int version = Wire.u8(m, 4);
-    if (version != VERSION_3) {
+    if (version != VERSION_4) {
       throw new FeatureFrameException(Reason.UNSUPPORTED_VERSION, "version " + version
-          + "; this decoder reads version 3 (learned codec); versions 1 and 2 are FeatureDecoder's");
+          + "; this decoder reads version 4 (learned codec); versions 1 to 3 are FeatureDecoder's");
     }
     int flags = Wire.u8(m, 5);
-    if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v3 defines no flags, must be 0");
+    if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v4 defines no flags, must be 0");
     int p = 6;
     need(m, p, 1, "device id length");
     int devLen = Wire.u8(m, p);
@@ -68,8 +68,8 @@ public final class LearnedFeatureDecoder {
     int modelOff = p + 1;
     p = modelOff + modelLen;
     int hashOff = p;
-    need(m, p, Wire.HASH_BYTES + 20 + 6, "head hash, sequence, timestamp, source size and codec bytes");
-    p += Wire.HASH_BYTES + 16;
+    need(m, p, Wire.HASH_BYTES + 24 + 6, "head hash, sequence, epoch, timestamp, source size and codec bytes");
+    p += Wire.HASH_BYTES + 20;
     int sourceWidth = Wire.u16(m, p);
     int sourceHeight = Wire.u16(m, p + 2);
     if ((sourceWidth == 0) != (sourceHeight == 0)) {
@@ -78,15 +78,15 @@ public final class LearnedFeatureDecoder {
     }
     p += 4;
     int dtype = Wire.u8(m, p);
-    if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v3 defines only 1 (float32)");
+    if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v4 defines only 1 (float32)");
     int bits = Wire.u8(m, p + 1);
     if (bits != 0) bad(p + 1, "bits " + bits + "; a learned-codec frame has no fixed code width and writes 0");
     int gran = Wire.u8(m, p + 2);
-    if (gran != GRANULARITY_LEARNED) bad(p + 2, "granularity " + gran + "; a v3 frame uses 4 (learned)");
+    if (gran != GRANULARITY_LEARNED) bad(p + 2, "granularity " + gran + "; a v4 frame uses 4 (learned)");
     int sym = Wire.u8(m, p + 3);
     if (sym != 0) bad(p + 3, "symmetric " + sym + "; a learned-codec frame writes 0");
     int entropy = Wire.u8(m, p + 4);
-    if (entropy != ENTROPY_RANS) bad(p + 4, "entropy " + entropy + "; a v3 frame uses 3 (rANS with the model's tables)");
+    if (entropy != ENTROPY_RANS) bad(p + 4, "entropy " + entropy + "; a v4 frame uses 3 (rANS with the model's tables)");
     int rank = Wire.u8(m, p + 5);
     if (rank < 2 || rank > Wire.MAX_RANK) bad(p + 5, "rank " + rank + "; allowed 2.." + Wire.MAX_RANK + " (axis 1 = channels)");
     p += 6;
@@ -142,12 +142,13 @@ public final class LearnedFeatureDecoder {
     String modelId = id(m, modelOff, modelLen, "model id");
     byte[] hash = Arrays.copyOfRange(m, hashOff, hashOff + Wire.HASH_BYTES);
     long sequence = Wire.u64(m, hashOff + Wire.HASH_BYTES);
-    long capture = Wire.u64(m, hashOff + Wire.HASH_BYTES + 8);
+    long epoch = Wire.u32(m, hashOff + Wire.HASH_BYTES + 8);
+    long capture = Wire.u64(m, hashOff + Wire.HASH_BYTES + 12);
     int[] shape = new int[rank];
     for (int k = 0; k < rank; k++) shape[k] = (int) dims[k];
     int[] symbols = new int[(int) n];
     RansCoder.decode(m, payloadOff, (int) payloadLen, (int) n, LearnedFeatureFrame.inner(shape), tables, symbols);
-    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture, sourceWidth, sourceHeight);
+    FrameHeader header = new FrameHeader(deviceId, modelId, hash, sequence, capture, sourceWidth, sourceHeight, epoch);
     return new LearnedFeatureFrame(header, shape, tableId, symbols);
   }
 

@@ -8,7 +8,7 @@ import java.util.zip.CRC32C;
 
 /**
  * Turns one head output (the latent of a learned entropy bottleneck) into one FeatureFrame
- * version 3 message ({@code runtime/docs/feature-frame-v3.md}): per element
+ * version 4 message ({@code runtime/docs/feature-frame-v4.md}): per element
  * {@code s = clamp(floor((y - offset[c]) + 0.5), minSymbol[c], maxSymbol[c])} in float32, the
  * symbols rANS-coded with the model's {@link EntropyTables}. Built once per pipeline thread for one
  * shape; the per-frame path allocates only the returned message. Not thread-safe.
@@ -84,7 +84,7 @@ public final class LearnedFeatureEncoder {
     return frame(header, symbols);
   }
 
-  /** Frames already computed symbols (table indices, validated here) as a v3 message. */
+  /** Frames already computed symbols (table indices, validated here) as a v4 message. */
   public byte[] frame(FrameHeader header, int[] sym) {
     if (sym.length != elements) {
       throw new IllegalArgumentException("LearnedFeatureEncoder.frame: " + sym.length + " symbols, shape needs " + elements);
@@ -103,7 +103,7 @@ public final class LearnedFeatureEncoder {
     int headerBytes = LearnedFeatureDecoder.headerBytes(dev.length, model.length, shape.length);
     byte[] m = new byte[headerBytes + len + Wire.CRC_BYTES];
     System.arraycopy(Wire.MAGIC, 0, m, 0, 4);
-    m[4] = (byte) LearnedFeatureDecoder.VERSION_3;
+    m[4] = (byte) LearnedFeatureDecoder.VERSION_4;
     m[5] = 0;
     int p = 6;
     m[p++] = (byte) dev.length;
@@ -115,10 +115,11 @@ public final class LearnedFeatureEncoder {
     System.arraycopy(header.headSha256(), 0, m, p, Wire.HASH_BYTES);
     p += Wire.HASH_BYTES;
     Wire.putU64(m, p, header.sequence());
-    Wire.putU64(m, p + 8, header.captureEpochMicros());
-    Wire.putU16(m, p + 16, header.sourceWidth());
-    Wire.putU16(m, p + 18, header.sourceHeight());
-    p += 20;
+    Wire.putU32(m, p + 8, (int) header.epoch());           // 0 = none; a learned frame always has the field
+    Wire.putU64(m, p + 12, header.captureEpochMicros());
+    Wire.putU16(m, p + 20, header.sourceWidth());
+    Wire.putU16(m, p + 22, header.sourceHeight());
+    p += 24;
     m[p] = (byte) Wire.DTYPE_FLOAT32;
     m[p + 1] = 0;                                           // bits: no fixed code width
     m[p + 2] = (byte) LearnedFeatureDecoder.GRANULARITY_LEARNED;

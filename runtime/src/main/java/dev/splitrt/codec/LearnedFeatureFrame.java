@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One decoded FeatureFrame version 3 with the learned codec ({@code runtime/docs/feature-frame-v3.md}):
+ * One decoded FeatureFrame version 4 with the learned codec ({@code runtime/docs/feature-frame-v4.md}):
  * the header, the shape, the id of the entropy tables it was coded with and the symbols as table
  * indices. {@link #dequantizeInto} writes {@code (index + minSymbol[c]) + offset[c]} (float32) straight
  * into the tail's input. The symbols array is not copied.

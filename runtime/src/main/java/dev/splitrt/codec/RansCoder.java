@@ -4,7 +4,7 @@ import dev.splitrt.codec.FeatureFrameException.Reason;
 
 /**
  * Table-driven rANS (range asymmetric numeral systems, Duda 2013) with a 32-bit state and byte-wise
- * renormalisation, over {@link EntropyTables}: {@code runtime/docs/feature-frame-v3.md} §5 is the
+ * renormalisation, over {@link EntropyTables}: {@code runtime/docs/feature-frame-v4.md} §5 is the
  * specification and {@code models/recipes/entropy_model.py} the reference implementation it
  * matches byte for byte. Symbols are table indices ({@code 0 .. symbols(c) - 1}); element {@code i}
  * uses the table of channel {@code (i / inner) mod channels}.

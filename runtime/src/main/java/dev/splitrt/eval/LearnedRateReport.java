@@ -197,7 +197,7 @@ public final class LearnedRateReport {
       gy.dispose();
       int lx = left + pw + 25;
       int ly = top + 20;
-      Object[][] legend = {{learnedC, "learned entropy bottleneck (v3, rANS)"}, {fixedC, "fixed-width codecs (v1/v2)"},
+      Object[][] legend = {{learnedC, "learned entropy bottleneck (v4, rANS)"}, {fixedC, "fixed-width codecs (v1/v2)"},
           {new Color(0x228833), "unsplit FP32"}, {new Color(0xcc3311), "unsplit − 1 pt"},
           {new Color(0x7733aa), String.format(Locale.ROOT, "JPEG q90 of the frame, %,d B", jpegBytes)},
           {new Color(0x555555), String.format(Locale.ROOT, "raw frame, %,d B", rawBytes)}};

@@ -30,7 +30,7 @@ import java.util.function.IntConsumer;
 /**
  * Rate against accuracy of one learned-codec model (bottleneck.codec entropy rans): every evaluation
  * frame through the path a deployed frame takes — Preprocessor, head session, {@link LearnedFeatureEncoder}
- * (rounding around the medians + rANS with the model's tables), the whole FeatureFrame v3 message,
+ * (rounding around the medians + rANS with the model's tables), the whole FeatureFrame v4 message,
  * {@link LearnedFeatureDecoder}, tail session, evaluation-mode post-processing — scored like the card.
  * Also times the encoder (quantize + rANS + framing, not the head) per frame.
  */
@@ -92,7 +92,7 @@ public final class LearnedSweep {
           long t2 = System.nanoTime();
           enc[i] = t1 - t0;
           dec[i] = t2 - t1;
-          if (!f.header().equals(header)) throw new IllegalStateException("header did not survive the v3 frame");
+          if (!f.header().equals(header)) throw new IllegalStateException("header did not survive the v4 frame");
           sum += msg.length;
           max = Math.max(max, msg.length);
           ImageTransform t = Preprocessor.transformFor(mf.input(), header.sourceWidth(), header.sourceHeight());
@@ -101,7 +101,7 @@ public final class LearnedSweep {
           if (top1 != null) top1.add(((Classification) p).topK().get(0).label(), item.label());
           else map.add((Detections) p, item.boxes());
         } catch (FeatureFrameException e) {
-          throw new IllegalStateException("the v3 decoder refused a frame the encoder wrote: " + e.getMessage(), e);
+          throw new IllegalStateException("the v4 decoder refused a frame the encoder wrote: " + e.getMessage(), e);
         }
         if (progress != null) progress.accept(i + 1);
       }

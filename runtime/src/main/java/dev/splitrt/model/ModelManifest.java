@@ -80,7 +80,7 @@ public record ModelManifest(
       int bits, String granularity, boolean symmetric, String entropy) {}
 
   /**
-   * A learned entropy bottleneck's integer tables ({@code entropy.json}, runtime/docs/feature-frame-v3.md §4):
+   * A learned entropy bottleneck's integer tables ({@code entropy.json}, runtime/docs/feature-frame-v4.md §4):
    * present exactly when {@code codec.entropy} is {@code rans}.
    */
   public record EntropyModel(String file, String sha256, @JsonProperty("table_id") long tableId, int precision,
@@ -91,7 +91,7 @@ public record ModelManifest(
       this(codec, null);
     }
 
-    /** The learned codec (FeatureFrame v3, rANS with the model's entropy tables). */
+    /** The learned codec (FeatureFrame v4, rANS with the model's entropy tables). */
     public boolean learned() {
       return codec != null && "rans".equals(codec.entropy());
     }

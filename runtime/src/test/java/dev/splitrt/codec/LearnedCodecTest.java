@@ -14,7 +14,7 @@ import java.util.Random;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 
-/** The learned codec (FeatureFrame v3): rANS round trips, strict decoding of malformed, truncated and forged frames. */
+/** The learned codec (FeatureFrame v4): rANS round trips, strict decoding of malformed, truncated and forged frames. */
 class LearnedCodecTest {
 
   /** The tables of feature-frame-v3.md's worked example (the exact text, so the table id matches the doc). */
@@ -58,7 +58,7 @@ class LearnedCodecTest {
   static FrameHeader header(long seq) {
     byte[] sha = new byte[32];
     for (int i = 0; i < 32; i++) sha[i] = (byte) (i * 7);
-    return new FrameHeader("jetson-nano-01", "fs-entropic-cls-l0p5", sha, seq, 1_700_000_000_000_000L + seq, 640, 480);
+    return new FrameHeader("jetson-nano-01", "fs-entropic-cls-l0p5", sha, seq, 1_700_000_000_000_000L + seq, 640, 480, seq % 3);
   }
 
   @Test
@@ -166,7 +166,7 @@ class LearnedCodecTest {
   }
 
   /** Offset of the codec bytes (dtype) in the valid frame: 7 + D + 1 + M + 32 + 8 + 8 + 4. */
-  private static final int CODEC = 7 + 14 + 1 + 20 + 32 + 20;
+  private static final int CODEC = 7 + 14 + 1 + 20 + 32 + 24;
 
   @Test
   void everyForgedHeaderFieldIsRefusedWithItsReason() throws Exception {
@@ -174,7 +174,8 @@ class LearnedCodecTest {
     byte[] base = valid(t);
     assertThat(new LearnedFeatureDecoder(t, 6).decode(base).symbols()).containsExactly(1, 0, 2, 0, 1, 1);
     Object[][] cases = {
-        {4, 1, Reason.UNSUPPORTED_VERSION}, {4, 2, Reason.UNSUPPORTED_VERSION}, {4, 4, Reason.UNSUPPORTED_VERSION},
+        {4, 1, Reason.UNSUPPORTED_VERSION}, {4, 2, Reason.UNSUPPORTED_VERSION}, {4, 3, Reason.UNSUPPORTED_VERSION},
+        {4, 5, Reason.UNSUPPORTED_VERSION},
         {5, 1, Reason.BAD_HEADER}, {6, 0, Reason.BAD_HEADER},
         {CODEC, 2, Reason.BAD_HEADER}, {CODEC + 1, 8, Reason.BAD_HEADER}, {CODEC + 2, 1, Reason.BAD_HEADER},
         {CODEC + 3, 1, Reason.BAD_HEADER}, {CODEC + 4, 2, Reason.BAD_HEADER}, {CODEC + 5, 1, Reason.BAD_HEADER},
@@ -210,7 +211,7 @@ class LearnedCodecTest {
     EntropyTables other = tables(DOC_TABLES.replace("0.25", "0.125"));
     assertThat(catchThrowableOfType(() -> new LearnedFeatureDecoder(other, 6).decode(base), FeatureFrameException.class))
         .hasMessageContaining("table id");
-    // FeatureDecoder (v1/v2) does not misread a v3 frame
+    // FeatureDecoder (v1..v3) does not misread a v4 frame
     assertThat(catchThrowableOfType(() -> new FeatureDecoder(6).decode(base), FeatureFrameException.class).reason())
         .isEqualTo(Reason.UNSUPPORTED_VERSION);
   }

@@ -18,7 +18,7 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A learned-codec model through the runtime path (head, LearnedFeatureEncoder, v3 message, decoder, tail) on eval frames. */
+/** A learned-codec model through the runtime path (head, LearnedFeatureEncoder, v4 message, decoder, tail) on eval frames. */
 class LearnedSweepTest {
   private static final Path MODELS = Path.of(System.getProperty("splitrt.repo"), "models");
   private static final int FRAMES = 30;
@@ -33,7 +33,7 @@ class LearnedSweepTest {
     assertThat(done.get()).isEqualTo(FRAMES);
     assertThat(p.frames()).isEqualTo(FRAMES);
     // the Python reference encoder's payloads of the same frames (cv2 JPEG decoding, its own ONNX Runtime): Java's
-    // messages are 124-byte header + payload + CRC. Java decodes the JPEGs itself, so a latent on a rounding boundary
+    // messages are 128-byte header + payload + CRC. Java decodes the JPEGs itself, so a latent on a rounding boundary
     // may round the other way; the sizes must still agree to well under 1 %.
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(m.dir().resolve("reference/eval-payloads.bin"))).order(ByteOrder.LITTLE_ENDIAN);
     b.getInt();
@@ -41,7 +41,7 @@ class LearnedSweepTest {
     for (int i = 0; i < FRAMES; i++) {
       int len = b.getInt();
       b.position(b.position() + len);
-      py += 124 + len + 4;
+      py += 128 + len + 4;
     }
     assertThat(p.meanBytes()).isCloseTo((double) py / FRAMES, org.assertj.core.data.Percentage.withPercentage(1));
     assertThat(p.maxBytes()).isGreaterThanOrEqualTo((int) Math.ceil(p.meanBytes()));

@@ -53,7 +53,7 @@ final class EvalCommand implements Callable<Integer> {
   Path evalSet;
 
   @Option(names = "--learned", split = ",", paramLabel = "MODEL",
-      description = {"Learned-codec models (bottleneck.codec entropy rans, FeatureFrame v3) to measure on the same frames,",
+      description = {"Learned-codec models (bottleneck.codec entropy rans, FeatureFrame v4) to measure on the same frames,",
           "e.g. fs-entropic-cls-l0p5; writes <model>-learned.md/.csv and <model>-rate-accuracy-learned.png beside the sweep.",
           "With --codecs none only these run, and --compare CSV supplies the fixed-width points of an earlier sweep."})
   List<String> learned;
@@ -144,7 +144,7 @@ final class EvalCommand implements Callable<Integer> {
     String metric = mf.task() == ModelManifest.Task.CLASSIFICATION ? "top-1" : "mAP@0.5";
     Files.createDirectories(out);
     String md = "# " + mf.id() + ": learned entropy bottleneck\n\n"
-        + String.format(Locale.ROOT, "%d evaluation frames, backend %s. Bytes: whole FeatureFrame v3 message (device id '%s'); "
+        + String.format(Locale.ROOT, "%d evaluation frames, backend %s. Bytes: whole FeatureFrame v4 message (device id '%s'); "
             + "bpp = bytes x 8 / %d pixels. Unsplit %s of %s (card): %.2f %%. Encode = LearnedFeatureEncoder.encode "
             + "(rounding, rANS, framing; head excluded), decode = LearnedFeatureDecoder.decode + dequantize, median per frame, "
             + "one thread of this machine.%n%n", pts.get(0).frames(), replot != null ? "as in the replotted CSVs" : backend.name(), dev.splitrt.eval.CodecSweep.DEVICE_ID, pixels,

@@ -9,18 +9,18 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
 
-/** Keeps runtime/docs/feature-frame-v3.md honest: its worked example is what the learned codec writes and reads. */
-class FeatureFrameV3DocTest {
+/** Keeps runtime/docs/feature-frame-v4.md honest: its worked example is what the learned codec writes and reads. */
+class FeatureFrameV4DocTest {
   private static final float[] VALUES = {0.3f, -1f, 1.4f, -0.5f, 0.7f, 9f};
 
   private static String doc() throws Exception {
-    return Files.readString(Path.of(System.getProperty("splitrt.repo"), "runtime", "docs", "feature-frame-v3.md"));
+    return Files.readString(Path.of(System.getProperty("splitrt.repo"), "runtime", "docs", "feature-frame-v4.md"));
   }
 
   private static byte[] example() throws Exception {
     String doc = doc();
-    int begin = doc.indexOf("<!-- hex-example-v3:begin -->");
-    int end = doc.indexOf("<!-- hex-example-v3:end -->");
+    int begin = doc.indexOf("<!-- hex-example-v4:begin -->");
+    int end = doc.indexOf("<!-- hex-example-v4:end -->");
     assertThat(begin).as("hex example markers in the doc").isGreaterThanOrEqualTo(0);
     assertThat(end).isGreaterThan(begin);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -35,7 +35,7 @@ class FeatureFrameV3DocTest {
   private static FrameHeader header() {
     byte[] sha = new byte[32];
     for (int i = 0; i < 32; i++) sha[i] = (byte) i;
-    return new FrameHeader("cam-1", "demo", sha, 7, 1_700_000_000_000_000L, 640, 480);
+    return new FrameHeader("cam-1", "demo", sha, 7, 1_700_000_000_000_000L, 640, 480, 2);
   }
 
   @Test
@@ -52,7 +52,7 @@ class FeatureFrameV3DocTest {
     byte[] m = new LearnedFeatureEncoder(t, new int[] {1, 2, 3}).encode(header(), FloatBuffer.wrap(VALUES));
     byte[] doc = example();
     assertThat(HexFormat.of().formatHex(m)).isEqualTo(HexFormat.of().formatHex(doc));
-    assertThat(doc).hasSize(104);
+    assertThat(doc).hasSize(108);
   }
 
   @Test
