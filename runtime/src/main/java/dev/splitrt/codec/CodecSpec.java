@@ -36,6 +36,12 @@ public record CodecSpec(int bits, Granularity granularity, boolean symmetric, En
    */
   public static CodecSpec of(ModelManifest.Codec c) {
     Objects.requireNonNull(c, "bottleneck.codec is missing; give bits, granularity, symmetric, entropy");
+    if ("rans".equals(c.entropy()) || "learned".equals(c.granularity())) {
+      throw new IllegalArgumentException("codec {granularity: " + c.granularity() + ", entropy: " + c.entropy()
+          + "} is a learned entropy bottleneck (FeatureFrame v4, LearnedFeatureEncoder/LearnedFeatureDecoder with the "
+          + "model's entropy tables), not a fixed-width quantizer; the edge and tail daemons do not run it yet: "
+          + "measure it with 'splitrt eval --learned', or pick a fixed-width codec such as 4b-three_range_per_channel-zstd");
+    }
     Granularity g = switch (String.valueOf(c.granularity())) {
       case "per_tensor" -> Granularity.PER_TENSOR;
       case "per_channel" -> Granularity.PER_CHANNEL;

@@ -236,7 +236,7 @@ public final class CodecSweep {
   }
 
   /** The folder source reads files in name order; the labels must list the same files in the same order. */
-  private static void checkOrder(EvalLabels labels, Path images) throws IOException {
+  static void checkOrder(EvalLabels labels, Path images) throws IOException {
     List<String> files;
     try (var s = Files.list(images)) {
       files = s.map(p -> p.getFileName().toString())

@@ -29,15 +29,30 @@ public record LoadedModel(ModelManifest manifest, Path dir) {
     return HexFormat.of().parseHex(manifest.head().sha256());
   }
 
-  /** A path inside the model folder; refuses absolute paths and paths that climb out of it. */
+  /**
+   * A path inside the model folder, or inside a sibling model folder of the same zoo as
+   * {@code ../<id>/...} (a folder holding a model.yaml: models that share a teacher or evaluation
+   * frames name them there instead of copying them); refuses absolute paths and paths that climb
+   * anywhere else.
+   */
   public Path resolve(String relative) {
     Path p = Path.of(relative);
+    Path home = dir.normalize();
     Path resolved = dir.resolve(p).normalize();
-    if (p.isAbsolute() || !resolved.startsWith(dir.normalize())) {
-      throw new IllegalArgumentException(
-          "path '" + relative + "' is outside the model folder " + dir + "; use a path relative to the folder");
+    if (!p.isAbsolute() && resolved.startsWith(home)) return resolved;
+    Path zoo = home.getParent();
+    if (!p.isAbsolute() && zoo != null && resolved.startsWith(zoo) && zoo.relativize(resolved).getNameCount() >= 2
+        && java.nio.file.Files.isRegularFile(zoo.resolve(zoo.relativize(resolved).getName(0)).resolve("model.yaml"))) {
+      return resolved;
     }
-    return resolved;
+    throw new IllegalArgumentException("path '" + relative + "' is outside the model folder " + dir
+        + " and not in a sibling model folder (../<id>/...); use a path relative to the folder");
+  }
+
+  /** The learned codec's entropy tables (bottleneck.entropy_model), read and validated on each call; null for other codecs. */
+  public dev.splitrt.codec.EntropyTables entropyTables() throws java.io.IOException {
+    ModelManifest.EntropyModel e = manifest.bottleneck() == null ? null : manifest.bottleneck().entropyModel();
+    return e == null ? null : dev.splitrt.codec.EntropyTables.read(resolve(e.file()));
   }
 
   private ModelPartRef part(String name, ModelManifest.Part p) {

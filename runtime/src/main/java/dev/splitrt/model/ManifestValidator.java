@@ -118,10 +118,35 @@ final class ManifestValidator {
     required("bottleneck", m.bottleneck());
     ModelManifest.Codec c = m.bottleneck().codec();
     required("bottleneck.codec", c);
+    if ("rans".equals(c.entropy()) || "learned".equals(c.granularity())) {
+      learnedCodec(c);
+      return;
+    }
+    absent("bottleneck.entropy_model", m.bottleneck().entropyModel());
     if (c.bits() != 2 && c.bits() != 4 && c.bits() != 6 && c.bits() != 8) fail("bottleneck.codec.bits", "is " + c.bits() + ", expected one of 2, 4, 6, 8", "pick a supported width");
     oneOf("bottleneck.codec.granularity", c.granularity(), "per_tensor", "per_channel", "three_range", "three_range_per_channel");
     if (c.symmetric() && c.granularity().startsWith("three_range")) fail("bottleneck.codec.symmetric", "is true with granularity " + c.granularity(), "set symmetric: false (three-range codecs give each range its own zero point)");
     oneOf("bottleneck.codec.entropy", c.entropy(), "none", "deflate", "zstd");
+  }
+
+  /** The learned entropy bottleneck (FeatureFrame v3): bits 0, granularity learned, entropy rans, and its tables. */
+  private void learnedCodec(ModelManifest.Codec c) throws ModelException {
+    String fix = "a learned-codec model writes {bits: 0, granularity: learned, symmetric: false, entropy: rans}";
+    if (c.bits() != 0) fail("bottleneck.codec.bits", "is " + c.bits() + " with the learned codec", fix);
+    if (!"learned".equals(c.granularity())) fail("bottleneck.codec.granularity", "is " + c.granularity() + " with entropy rans", fix);
+    if (!"rans".equals(c.entropy())) fail("bottleneck.codec.entropy", "is " + c.entropy() + " with granularity learned", fix);
+    if (c.symmetric()) fail("bottleneck.codec.symmetric", "is true with the learned codec", fix);
+    ModelManifest.EntropyModel e = m.bottleneck().entropyModel();
+    required("bottleneck.entropy_model", e);
+    required("bottleneck.entropy_model.file", e.file());
+    required("bottleneck.entropy_model.sha256", e.sha256());
+    if (!e.sha256().matches("[0-9a-f]{64}")) fail("bottleneck.entropy_model.sha256", "is not 64 lower-case hex characters", "write the SHA-256 of the tables file");
+    if (e.precision() != 16) fail("bottleneck.entropy_model.precision", "is " + e.precision(), "this runtime reads 16-bit tables");
+    List<Integer> out = m.head().output().shape();
+    if (out.size() < 2 || e.channels() != out.get(1)) {
+      fail("bottleneck.entropy_model.channels", "is " + e.channels() + " but head.output.shape is " + out, "one table per channel (axis 1)");
+    }
+    if (e.tableId() < 0 || e.tableId() > 0xFFFFFFFFL) fail("bottleneck.entropy_model.table_id", "is " + e.tableId(), "a u32");
   }
 
   private void labels() throws ModelException {
@@ -212,8 +237,12 @@ final class ManifestValidator {
     required(field, v);
     try {
       Path p = Path.of(v);
-      if (v.isBlank() || p.isAbsolute() || p.normalize().startsWith("..") || !p.normalize().equals(p)) {
-        fail(field, "is '" + v + "', expected a plain path inside the model folder", "give a relative path without '..'");
+      // one exception: ../<id>/rest names a file of a sibling model folder (a shared teacher or eval set);
+      // LoadedModel.resolve checks that <id> is a model folder
+      boolean sibling = p.getNameCount() >= 3 && p.startsWith("..") && !p.subpath(1, p.getNameCount()).startsWith("..");
+      if (v.isBlank() || p.isAbsolute() || !p.normalize().equals(p) || (p.startsWith("..") && !sibling)) {
+        fail(field, "is '" + v + "', expected a plain path inside the model folder (or ../<id>/... in a sibling model folder)",
+            "give a relative path without other '..'");
       }
     } catch (InvalidPathException e) {
       fail(field, "is '" + v + "', not a valid path", "give a relative path inside the model folder");

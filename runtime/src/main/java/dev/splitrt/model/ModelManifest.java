@@ -79,7 +79,23 @@ public record ModelManifest(
   public record Codec(
       int bits, String granularity, boolean symmetric, String entropy) {}
 
-  public record Bottleneck(Codec codec) {}
+  /**
+   * A learned entropy bottleneck's integer tables ({@code entropy.json}, runtime/docs/feature-frame-v4.md §4):
+   * present exactly when {@code codec.entropy} is {@code rans}.
+   */
+  public record EntropyModel(String file, String sha256, @JsonProperty("table_id") long tableId, int precision,
+                             int channels) {}
+
+  public record Bottleneck(Codec codec, @JsonProperty("entropy_model") EntropyModel entropyModel) {
+    public Bottleneck(Codec codec) {
+      this(codec, null);
+    }
+
+    /** The learned codec (FeatureFrame v4, rANS with the model's entropy tables). */
+    public boolean learned() {
+      return codec != null && "rans".equals(codec.entropy());
+    }
+  }
 
   public record Postprocess(
       String kind,

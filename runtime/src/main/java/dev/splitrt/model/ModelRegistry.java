@@ -68,6 +68,7 @@ public final class ModelRegistry {
     checkPart(yaml, model, "head", m.head());
     checkPart(yaml, model, "tail", m.tail());
     checkPart(yaml, model, "full", m.full());
+    checkEntropyModel(yaml, model);
     return model;
   }
 
@@ -85,6 +86,33 @@ public final class ModelRegistry {
       }
       requireFile(yaml, model, "eval.labels", m.eval().labels());
       if (m.eval().video() != null) requireFile(yaml, model, "eval.video", m.eval().video());
+    }
+  }
+
+  /** The learned codec's tables: present, the manifest's SHA-256, valid, the manifest's table id. */
+  private static void checkEntropyModel(Path yaml, LoadedModel model) throws ModelException {
+    ModelManifest.EntropyModel e = model.manifest().bottleneck().entropyModel();
+    if (e == null) return;
+    requireFile(yaml, model, "bottleneck.entropy_model.file", e.file());
+    Path file = model.resolve(e.file());
+    String actual = sha256(file);
+    if (!actual.equals(e.sha256())) {
+      throw new ModelException(file + ": SHA-256 is " + actual + " but bottleneck.entropy_model.sha256 in " + yaml + " says "
+          + e.sha256() + "; fix: restore the file (encoder and decoder must share these exact tables) or re-export the model");
+    }
+    dev.splitrt.codec.EntropyTables t;
+    try {
+      t = model.entropyTables();
+    } catch (java.io.IOException ex) {
+      throw new ModelException(ex.getMessage(), ex);
+    }
+    if ((t.tableId() & 0xFFFFFFFFL) != e.tableId()) {
+      throw new ModelException(file + ": table id " + (t.tableId() & 0xFFFFFFFFL) + " (first 4 bytes of its SHA-256) but "
+          + "bottleneck.entropy_model.table_id in " + yaml + " says " + e.tableId() + "; fix: correct table_id");
+    }
+    if (t.channels() != e.channels()) {
+      throw new ModelException(file + ": " + t.channels() + " channels but bottleneck.entropy_model.channels in " + yaml
+          + " says " + e.channels() + "; fix: re-export the model");
     }
   }
 

@@ -22,9 +22,45 @@ class ModelRegistryTest {
   @TempDir Path tmp;
 
   @Test
+  void learnedModelsShareTheTeacherAndEvalFramesOfTheirBaseAndCarryTheirTables() throws Exception {
+    ModelRegistry zoo = new ModelRegistry(ZOO);
+    LoadedModel m = zoo.load("fs-entropic-cls-l0p5");
+    assertThat(m.manifest().bottleneck().learned()).isTrue();
+    assertThat(m.full().file()).isEqualTo(ZOO.resolve(CLS).resolve("full.onnx"));
+    assertThat(m.resolve(m.manifest().eval().images())).isEqualTo(ZOO.resolve(CLS).resolve("eval"));
+    assertThat(m.entropyTables().channels()).isEqualTo(8);
+    assertThat(m.entropyTables().tableId() & 0xFFFFFFFFL).isEqualTo(m.manifest().bottleneck().entropyModel().tableId());
+    // a sibling path must name a model folder; anything else outside the folder stays refused
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.resolve("../recipes/common.py"))
+        .hasMessageContaining("not in a sibling model folder");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.resolve("../../pom.xml"))
+        .hasMessageContaining("outside the model folder");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> zoo.load(CLS).resolve("../fs-bottlefit-cls/../../pom.xml"))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void aTamperedEntropyTableIsRefused() throws Exception {
+    Path zoo = tmp.resolve("zoo");
+    for (String id : new String[] {CLS, "fs-entropic-cls-l1"}) {
+      try (var s = Files.walk(ZOO.resolve(id))) {
+        for (Path p : s.toList()) {
+          Path to = zoo.resolve(ZOO.relativize(p).toString());
+          if (Files.isDirectory(p)) Files.createDirectories(to); else Files.copy(p, to);
+        }
+      }
+    }
+    Path tables = zoo.resolve("fs-entropic-cls-l1").resolve("entropy.json");
+    Files.writeString(tables, Files.readString(tables).replaceFirst("\\[0,", "[1,"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ModelRegistry(zoo).load("fs-entropic-cls-l1"))
+        .isInstanceOf(ModelException.class).hasMessageContaining("bottleneck.entropy_model.sha256");
+  }
+
+  @Test
   void listsAndLoadsBothZooModels() throws Exception {
     ModelRegistry zoo = new ModelRegistry(ZOO);
-    assertThat(zoo.ids()).containsExactly(CLS, DET);
+    assertThat(zoo.ids()).containsExactly("fs-bottlefit-cls", "fs-entropic-cls-l0p2", "fs-entropic-cls-l0p5",
+        "fs-entropic-cls-l1", DET);
 
     LoadedModel cls = zoo.load(CLS);
     assertThat(cls.manifest().task()).isEqualTo(ModelManifest.Task.CLASSIFICATION);
@@ -59,7 +95,7 @@ class ModelRegistryTest {
     assertThatThrownBy(() -> new ModelRegistry(ZOO).load("fs-nope"))
         .isInstanceOf(ModelException.class)
         .hasMessageContaining("unknown model 'fs-nope'")
-        .hasMessageContaining(CLS + ", " + DET)
+        .hasMessageContaining(CLS + ", fs-entropic-cls-l0p2")
         .hasMessageContaining("fix:");
   }
 

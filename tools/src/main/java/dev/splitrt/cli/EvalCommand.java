@@ -52,6 +52,19 @@ final class EvalCommand implements Callable<Integer> {
       "e.g. a whole test split from models/recipes/export_test_split.py; figures are then compared with the card's test-split ones."})
   Path evalSet;
 
+  @Option(names = "--learned", split = ",", paramLabel = "MODEL",
+      description = {"Learned-codec models (bottleneck.codec entropy rans, FeatureFrame v4) to measure on the same frames,",
+          "e.g. fs-entropic-cls-l0p5; writes <model>-learned.md/.csv and <model>-rate-accuracy-learned.png beside the sweep.",
+          "With --codecs none only these run, and --compare CSV supplies the fixed-width points of an earlier sweep."})
+  List<String> learned;
+
+  @Option(names = "--replot", split = ",", paramLabel = "CSV",
+      description = "With --codecs none: no measuring; draw and tabulate the points of these <model>-learned.csv files together.")
+  List<Path> replot;
+
+  @Option(names = "--compare", paramLabel = "CSV", description = "A <model>-codecs.csv of an earlier sweep on the same frames, drawn beside --learned.")
+  Path compare;
+
   @Option(names = "--frames", defaultValue = "0", description = "Evaluate only the first N frames (default: all).")
   int frames;
 
@@ -65,6 +78,11 @@ final class EvalCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     LoadedModel model = new ModelRegistry(RepoPaths.models()).load(modelId);
     ModelManifest mf = model.manifest();
+    if (codecs != null && codecs.equals(List.of("none"))) {
+      if (replot != null && !replot.isEmpty()) return learnedOnly(model);
+      if (learned == null || learned.isEmpty()) throw new Errors.UserError("--codecs none needs --learned MODEL[,MODEL...]");
+      return learnedOnly(model);
+    }
     List<CodecSweep.Variant> variants = variants(model);
     List<CodecSpec> specs = codecs(mf);
     InferenceBackend backend = Backends.select(backendName);
@@ -91,6 +109,54 @@ final class EvalCommand implements Callable<Integer> {
     }
     System.out.println(md);
     System.out.println("written: " + out.resolve(mf.id() + "-codecs.md") + ", -codecs.csv, -rate-accuracy*.png");
+    if (learned != null && !learned.isEmpty()) {
+      if (compare == null) compare = out.resolve(mf.id() + "-codecs.csv");
+      return learnedOnly(model);
+    }
+    return 0;
+  }
+
+  /** The --learned models on the same frames, beside the fixed-width points of --compare (if given). */
+  private int learnedOnly(LoadedModel base) throws Exception {
+    ModelManifest mf = base.manifest();
+    ModelRegistry registry = new ModelRegistry(RepoPaths.models());
+    InferenceBackend backend = Backends.select(backendName);
+    List<dev.splitrt.eval.LearnedSweep.Point> pts = new ArrayList<>();
+    if (replot != null) for (Path c : replot) pts.addAll(dev.splitrt.eval.LearnedRateReport.readLearnedCsv(c));
+    for (String id : learned == null ? List.<String>of() : learned) {
+      LoadedModel m = registry.load(id);
+      if (!m.manifest().bottleneck().learned()) {
+        throw new Errors.UserError("--learned " + id + ": its bottleneck.codec is not the learned codec (entropy: rans)");
+      }
+      try (ProgressBar bar = new ProgressBarBuilder().setTaskName(id).setInitialMax(frames > 0 ? frames : -1)
+          .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
+          .setUpdateIntervalMillis(500).build()) {
+        pts.add(dev.splitrt.eval.LearnedSweep.run(m, evalSet, backend, new SessionOptions(threads, "fp32"), frames, bar::stepTo));
+      }
+    }
+    RateAccuracyReport.Targets targets = targets(mf, evalSet == null ? "eval_subset" : "test");
+    int pixels = mf.input().width() * mf.input().height();
+    int raw = pixels * 3;
+    int jpeg = mf.metrics() != null && mf.metrics().get("bytes") instanceof Map<?, ?> b && b.get("jpeg_q90_mean") instanceof Number n
+        ? n.intValue() : 0;
+    List<dev.splitrt.eval.LearnedRateReport.Fixed> fixed = compare == null ? List.of()
+        : dev.splitrt.eval.LearnedRateReport.readCsv(compare);
+    String metric = mf.task() == ModelManifest.Task.CLASSIFICATION ? "top-1" : "mAP@0.5";
+    Files.createDirectories(out);
+    String md = "# " + mf.id() + ": learned entropy bottleneck\n\n"
+        + String.format(Locale.ROOT, "%d evaluation frames, backend %s. Bytes: whole FeatureFrame v4 message (device id '%s'); "
+            + "bpp = bytes x 8 / %d pixels. Unsplit %s of %s (card): %.2f %%. Encode = LearnedFeatureEncoder.encode "
+            + "(rounding, rANS, framing; head excluded), decode = LearnedFeatureDecoder.decode + dequantize, median per frame, "
+            + "one thread of this machine.%n%n", pts.get(0).frames(), replot != null ? "as in the replotted CSVs" : backend.name(), dev.splitrt.eval.CodecSweep.DEVICE_ID, pixels,
+            metric, mf.id(), 100 * targets.fp32())
+        + dev.splitrt.eval.LearnedRateReport.markdown(pts, targets.fp32(), pixels, raw, metric);
+    Files.writeString(out.resolve(mf.id() + "-learned.md"), md, StandardCharsets.UTF_8);
+    Files.writeString(out.resolve(mf.id() + "-learned.csv"), dev.splitrt.eval.LearnedRateReport.csv(pts, pixels), StandardCharsets.UTF_8);
+    dev.splitrt.eval.LearnedRateReport.plot(pts, fixed, targets.fp32(), targets.floor(), jpeg, raw, pixels,
+        mf.id() + ": learned entropy bottleneck vs fixed-width codecs (" + pts.get(0).frames() + " frames)", metric,
+        out.resolve(mf.id() + "-rate-accuracy-learned.png"));
+    System.out.println(md);
+    System.out.println("written: " + out.resolve(mf.id() + "-learned.md") + ", -learned.csv, -rate-accuracy-learned.png");
     return 0;
   }
 
