@@ -42,8 +42,10 @@ class FeatureFrameDocRulesTest {
         if (e.reason() != FeatureFrameException.Reason.UNSUPPORTED_VERSION) read.add(v);   // got past step 1
       }
     }
-    assertThat(read).containsExactly(1, 2);
+    // The Java decoder is a version-3 reader: v2's step 1 (1 or 2) plus version 3 (feature-frame-v3.md).
+    assertThat(read).containsExactly(1, 2, 3);
     assertThat(doc("feature-frame-v2.md")).contains("Version byte must be 1 or 2 [UNSUPPORTED_VERSION]");
+    assertThat(doc("feature-frame-v3.md")).contains("step 1 accepts versions 1, 2 and 3 [otherwise UNSUPPORTED_VERSION]");
     assertThat(doc("feature-frame-v1.md")).contains("Version byte must be 1 [UNSUPPORTED_VERSION] (a version-2 reader, such as the Java decoder, also");
   }
 

@@ -125,7 +125,7 @@ class ConfigurationDocTest {
   @Test
   void theResultExampleShowsMillisecondResolutionWallClocks() throws Exception {
     JsonNode r = example(doc(), "result");
-    assertThat(fields(r)).containsExactlyInAnyOrder("device", "model", "sequence", "capture_us", "received_us", "done_us",
+    assertThat(fields(r)).containsExactlyInAnyOrder("device", "model", "sequence", "epoch", "capture_us", "received_us", "done_us",
         "decode_ms", "tail_ms", "post_ms", "feature_bytes", "runner", "backend", "prediction");
     assertThat(r.get("received_us").asLong() % 1000).isZero();
     assertThat(r.get("done_us").asLong() % 1000).isZero();
