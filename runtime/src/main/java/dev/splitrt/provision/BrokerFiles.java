@@ -22,8 +22,8 @@ import java.util.Set;
  * both generated from the CA's issued certificates.
  *
  * <p>Why the dynamic-security plugin and not an {@code acl_file}: Mosquitto 2.0.11's ACL-file check
- * returns success for every SUBSCRIBE ({@code security_default.c}: "FIXME - implement ACL subscription
- * strings"), measured: a device's SUBSCRIBE to {@code $share/g/splitrt/v1/<fleet>/+/features/+} or
+ * returns success for every SUBSCRIBE ({@code security_default.c} leaves subscription ACL strings
+ * unimplemented, by its own comment), measured: a device's SUBSCRIBE to {@code $share/g/splitrt/v1/<fleet>/+/features/+} or
  * {@code splitrt/v1/#} is granted, and a shared subscription then takes its round-robin share of
  * other devices' features and drops them on the read ACL. The plugin checks subscribe filters
  * ({@code subscribePattern}/{@code subscribeLiteral}) and answers SUBACK 0x87. Its ACL topics have no
