@@ -193,7 +193,8 @@ public final class EdgeDaemon implements AutoCloseable {
   }
 
   public void start() throws InterruptedException {
-    link.publish(statusTopic, status(settings.deviceId(), "online", model.manifest().id(), head.backendName()), 1, true);
+    // Re-sent on every reconnect: after an outage the broker's will has overwritten the retained status.
+    link.birth(statusTopic, () -> status(settings.deviceId(), "online", model.manifest().id(), head.backendName()));
     log.info("edge {}: {} -> {} on {} -> {} ({} bits, {}, queue {}, fps cap {})", settings.deviceId(), source.describe(),
         model.manifest().id(), head.backendName(), featureTopic, settings.codec().bits(), settings.codec().granularity(),
         settings.queueDepth(), settings.fpsCap() == 0 ? "none" : settings.fpsCap());
@@ -237,6 +238,7 @@ public final class EdgeDaemon implements AutoCloseable {
       log.warn("edge {}: {} features still unacknowledged after {} s (broker unreachable?); they were not sent",
           settings.deviceId(), link.stats().outboxMessages(), drain.toSeconds());
     }
+    link.birth(null, null); // a reconnect during shutdown must not announce "online" again
     link.publish(statusTopic, status(settings.deviceId(), "offline", model.manifest().id(), head.backendName()), 1, true);
     link.drain(Duration.ofSeconds(2));
     return drained;

@@ -89,6 +89,10 @@ import org.slf4j.LoggerFactory;
  * drops the connection on it). Every refusal is counted: {@code splitrt_mqtt_publish_refused_total}
  * and one counter per reason ({@code splitrt_mqtt_publish_refused_<reason>_total}).
  *
+ * <p><b>Will and birth.</b> The will (set at start) is what the broker publishes when this client
+ * vanishes without DISCONNECT; the birth ({@link #birth}) is the retained message the link publishes
+ * first on every connection, so a status overwritten by the will is repaired by the reconnect.
+ *
  * <p><b>Close.</b> {@link #close()} sends a normal DISCONNECT (reason 0x00), so the broker discards
  * the will: a graceful shutdown publishes its own "offline" status before closing. Messages still in
  * the outbox fail their futures; call {@link #drain} first to wait for them.
@@ -209,6 +213,11 @@ public final class MqttLink implements AutoCloseable {
   private long lastRefusalNanos;
   private boolean everRefused;
   private long outboxBytesUsed;
+  /** Published first on every connection (see {@link #birth}); null = none. Guarded by lock. */
+  private String birthTopic;
+  private java.util.function.Supplier<byte[]> birthPayload;
+  /** Birth entries take seqs below every ordinary message, so the sender takes them first. */
+  private long nextBirthSeq = -1;
   private long nextSeq;
   private long generations;
   private Conn current;
@@ -346,6 +355,55 @@ public final class MqttLink implements AutoCloseable {
       lock.notifyAll();
     }
     return e.future;
+  }
+
+  /**
+   * Sets the retained "birth" message: the link publishes it (QoS 1, retained) ahead of every other
+   * message on each connection, the first and every reconnect, with the payload made at that connect.
+   * Why: after an outage in which the broker fired this client's will, the retained status reads
+   * "offline" although the client is back; a message sent once at start cannot repair that. It does
+   * not count against back-pressure (one small message per connect). Null stops it, e.g. before a
+   * graceful shutdown publishes its own offline status. If already connected, it is sent at once.
+   */
+  public void birth(String topic, java.util.function.Supplier<byte[]> payload) {
+    if (topic != null) {
+      checkTopic(topic);
+    }
+    synchronized (lock) {
+      birthTopic = topic;
+      birthPayload = topic == null ? null : payload;
+      if (current != null && birthTopic != null) {
+        queueBirthLocked();
+      }
+    }
+  }
+
+  /** Puts a fresh birth message at the head of the outbox, replacing one not yet sent. */
+  private void queueBirthLocked() {
+    byte[] payload = birthPayload.get();
+    pending.values().removeIf(old -> {
+      if (old.seq < 0 && old.state == PENDING) {
+        outboxBytesUsed -= old.bytes;
+        old.state = DONE;
+        old.future.cancel(false);
+        return true;
+      }
+      return false;
+    });
+    long bytes = (long) payload.length + birthTopic.getBytes(StandardCharsets.UTF_8).length;
+    Entry e = new Entry(nextBirthSeq--, birthTopic, payload, 1, true, bytes);
+    e.future.whenComplete((ok, failed) -> {
+      if (failed != null && !(failed instanceof java.util.concurrent.CancellationException)) {
+        log.warn("{}: birth message to '{}' not delivered: {}", name, e.topic, failed.getMessage());
+      }
+    });
+    if (pending.isEmpty() && inflight.isEmpty()) {
+      lastProgressNanos = System.nanoTime();
+    }
+    pending.put(e.seq, e);
+    outboxBytesUsed += bytes;
+    published++;
+    lock.notifyAll();
   }
 
   /**
@@ -658,6 +716,9 @@ public final class MqttLink implements AutoCloseable {
             }
             current = conn;
             lastMaxPacket = conn.maxPacket;
+            if (birthTopic != null) {
+              queueBirthLocked();
+            }
             lastProgressNanos = System.nanoTime(); // a fresh connection gets a whole stall timeout
             lock.notifyAll();
             return conn;

@@ -3,6 +3,7 @@ package dev.splitrt.transport;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.splitrt.testsupport.Mosquitto;
+import dev.splitrt.testsupport.TcpCutter;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -84,6 +85,51 @@ class LastWillIT {
       assertThat(retainedStatus(m.url(), status)).isEqualTo("{\"state\":\"online\"}");
       assertThat(m.log()).contains("jetson-8").doesNotContain("jetson-8 closed its connection").contains("disconnected");
     }
+  }
+
+  /**
+   * The link drops without DISCONNECT (the network is cut, the broker stays up), so the broker
+   * publishes the will; the link reconnects and its birth message puts "online" back, fresh each time.
+   */
+  @Test
+  void afterTheWillFiredTheReconnectRepublishesOnline() throws Exception {
+    String status = Topics.status("f", "jetson-9");
+    try (Mosquitto m = Mosquitto.start(dir); TcpCutter net = new TcpCutter(m.port());
+        MqttLink watcher = MqttLink.start(Inbox.fast(m.url(), "watcher-9"), null)) {
+      assertThat(watcher.awaitConnected(T)).isTrue();
+      Inbox seen = new Inbox();
+      watcher.subscribe(status, 1, seen);
+      MqttLink.Will will = new MqttLink.Will(status, "{\"state\":\"offline\"}".getBytes(StandardCharsets.UTF_8), true);
+      java.util.concurrent.atomic.AtomicInteger births = new java.util.concurrent.atomic.AtomicInteger();
+      try (MqttLink link = MqttLink.start(Inbox.fast(net.url(), "jetson-9"), will)) {
+        link.birth(status, () -> ("{\"state\":\"online\",\"n\":" + births.incrementAndGet() + "}")
+            .getBytes(StandardCharsets.UTF_8));
+        seen.awaitSize(1, T);
+        assertThat(payload(seen, 0)).isEqualTo("{\"state\":\"online\",\"n\":1}");
+
+        for (int outage = 1; outage <= 2; outage++) {
+          assertThat(net.cut()).as("connections cut").isPositive();
+          seen.awaitSize(1 + 2 * outage, T);
+          assertThat(payload(seen, 2 * outage - 1)).as("the will, outage %d", outage).isEqualTo("{\"state\":\"offline\"}");
+          assertThat(payload(seen, 2 * outage)).as("the birth after outage %d", outage)
+              .isEqualTo("{\"state\":\"online\",\"n\":" + (outage + 1) + "}");
+        }
+        assertThat(retainedStatus(m.url(), status)).isEqualTo("{\"state\":\"online\",\"n\":3}");
+
+        link.birth(null, null); // as a graceful shutdown does before its own offline status
+        link.publish(status, "{\"state\":\"offline\",\"bye\":true}".getBytes(StandardCharsets.UTF_8), 1, true)
+            .get(5, TimeUnit.SECONDS);
+        net.cut();
+        assertThat(link.awaitConnected(T)).isTrue();
+        Thread.sleep(500); // a birth, if one were still set, would be sent right after this connect
+        assertThat(retainedStatus(m.url(), status)).isEqualTo("{\"state\":\"offline\"}");
+        assertThat(births.get()).as("birth payloads made").isEqualTo(3);
+      }
+    }
+  }
+
+  private static String payload(Inbox inbox, int i) {
+    return new String(inbox.messages().get(i).payload(), StandardCharsets.UTF_8);
   }
 
   private static String retainedStatus(String url, String topic) throws Exception {
