@@ -6,7 +6,7 @@
 #   tools/gpu/qdq.sh QDQ                                (QDQ, default /tmp/trtqdq; skipped with a note when absent)
 # CARRY/s   = classes, jars, scripts, Q/DQ heads, sums of the zoo files the run reads (checked there: the device
 #             tool sends the checkout it was started in, which must hold the same models as this one)
-# CARRY/p/* = the pack re-split into PIECE_BYTES pieces (default 30 MB: one piece + the ~31 MB checkout per call)
+# CARRY/p/* = the pack re-split into PIECE_BYTES pieces (default 22 MB: one piece + the ~41 MB checkout per 64 MiB call)
 # Usage: tools/gpu/stage.sh CARRY [PACK] [QDQ]
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,7 +43,7 @@ if ls "$QDQ"/*.onnx >/dev/null 2>&1; then cp "$QDQ"/*.onnx "$QDQ"/*.txt "$C/s/qd
 (cd "$SRC" && git rev-parse HEAD > "$C/s/source-commit.txt" && git ls-files models device-profiles \
   | grep -E '^(models/recipes/|models/fs-[^/]+/(model\.yaml|head\.onnx|tail\.onnx|reference/|eval/))' \
   | grep -v '^models/recipes/trt_eval.py$' | xargs sha256sum > "$C/s/zoo-sums.txt")   # trt_eval.py itself is carried
-PB=${PIECE_BYTES:-30000000}
+PB=${PIECE_BYTES:-22000000}
 split -b "$PB" -d -a 2 "$PACK/pieces/a.tar.zst" "$C/p/a."
 split -b "$PB" -d -a 2 "$PACK/pieces/b.zst" "$C/p/b."
 du -sh "$C/s" "$C/p"; ls "$C/p" | tr '\n' ' '; echo
