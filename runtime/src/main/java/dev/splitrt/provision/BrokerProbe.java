@@ -1,5 +1,7 @@
 package dev.splitrt.provision;
 
+import dev.splitrt.transport.MqttSettings;
+import dev.splitrt.transport.Pem;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -14,13 +16,8 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
@@ -28,7 +25,6 @@ import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A bare MQTT 5 conversation over TLS (CONNECT, SUBSCRIBE, DISCONNECT) that reports exactly where
@@ -62,7 +58,7 @@ final class BrokerProbe {
     int port = uri.getPort() == -1 ? 8883 : uri.getPort();
     SSLContext ctx;
     try {
-      ctx = context(caFile, certFile, keyFile);
+      ctx = Pem.context(new MqttSettings.Tls(caFile, certFile, keyFile));
     } catch (Exception e) {
       return new Result(Stage.TLS_REFUSED, "cannot build the TLS context from the bundle's files: " + e.getMessage(), List.of());
     }
@@ -352,28 +348,6 @@ final class BrokerProbe {
       }
       closeQuietly(socket);
     }
-  }
-
-  private static SSLContext context(Path caFile, Path certFile, Path keyFile) throws Exception {
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    int i = 0;
-    for (X509Certificate c : Pki.readCerts(caFile)) trust.setCertificateEntry("ca" + i++, c);
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    KeyManagerFactory kmf = null;
-    if (certFile != null) {
-      char[] pass = Long.toHexString(Pki.RANDOM.nextLong()).toCharArray();
-      KeyStore ks = KeyStore.getInstance("PKCS12");
-      ks.load(null, null);
-      PrivateKey key = Pki.readKey(keyFile);
-      ks.setKeyEntry("client", key, pass, Pki.readCerts(certFile).toArray(new Certificate[0]));
-      kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-      kmf.init(ks, pass);
-    }
-    SSLContext ctx = SSLContext.getInstance("TLS");
-    ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-    return ctx;
   }
 
   private static byte[] connect(String clientId) {

@@ -1,5 +1,6 @@
 package dev.splitrt.provision;
 
+import dev.splitrt.transport.Pem;
 import dev.splitrt.config.ConfigException;
 import dev.splitrt.config.Yaml;
 import java.io.IOException;
@@ -142,8 +143,8 @@ public final class FleetCa {
       b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
       b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(kp.getPublic()));
       X509Certificate cert = toCert(b.build(signer(kp.getPrivate())));
-      Pki.writeNew(caKey, Pki.keyPem(kp.getPrivate()));
-      Pki.write(dir.resolve("ca.pem"), Pki.pem(cert), Pki.PUBLIC_FILE);
+      Pki.writeNew(caKey, Pem.encode(kp.getPrivate()));
+      Pki.write(dir.resolve("ca.pem"), Pem.encode(cert), Pki.PUBLIC_FILE);
       BrokerSettings bs = broker.resolved();
       if (bs.group() != null) BrokerFiles.group(dir, bs.group());
       Pki.write(dir.resolve("fleet.yaml"), Yaml.mapper().writeValueAsString(new FleetFile(fleet, now.toString(), bs)), Pki.PUBLIC_FILE);
@@ -297,9 +298,9 @@ public final class FleetCa {
       Path certFile = outDir.resolve(id + ".pem");
       Path keyFile = outDir.resolve(id + ".key");
       Files.createDirectories(outDir);
-      Pki.write(keyFile, Pki.keyPem(kp.getPrivate()), Pki.OWNER_ONLY);
-      Pki.write(certFile, Pki.pem(cert), Pki.PUBLIC_FILE);
-      Pki.write(dir.resolve("issued").resolve(role.name().toLowerCase() + "-" + id + "-" + serial.toString(16) + ".pem"), Pki.pem(cert),
+      Pki.write(keyFile, Pem.encode(kp.getPrivate()), Pki.OWNER_ONLY);
+      Pki.write(certFile, Pem.encode(cert), Pki.PUBLIC_FILE);
+      Pki.write(dir.resolve("issued").resolve(role.name().toLowerCase() + "-" + id + "-" + serial.toString(16) + ".pem"), Pem.encode(cert),
           Pki.PUBLIC_FILE);
       if (role != Role.ADMIN || Files.isRegularFile(dir.resolve("broker").resolve("mosquitto.conf"))) writeBrokerFiles();
       log.info("fleet {}: issued {} certificate CN={} serial {} valid {} .. {} -> {}", fleet, role.name().toLowerCase(), id,
@@ -475,7 +476,7 @@ public final class FleetCa {
       b.addExtension(Extension.cRLNumber, false, new CRLNumber(number));
       b.addExtension(Extension.authorityKeyIdentifier, false, new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(caCert));
       X509CRL crl = new JcaX509CRLConverter().getCRL(b.build(signer(caKey)));
-      Pki.write(crlFile(), Pki.pem(crl), Pki.PUBLIC_FILE);
+      Pki.write(crlFile(), Pem.encode(crl), Pki.PUBLIC_FILE);
     } catch (IOException | GeneralSecurityException e) {
       throw new ProvisionException("cannot write the CRL " + crlFile() + ": " + e.getMessage(), e);
     }

@@ -1,8 +1,7 @@
 package dev.splitrt.provision;
 
-import java.io.ByteArrayInputStream;
+import dev.splitrt.transport.Pem;
 import java.io.IOException;
-import java.io.StringWriter;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -13,25 +12,17 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 
 /** Keys, PEM files and file modes: the small pieces every provisioning step shares. */
 final class Pki {
@@ -40,7 +31,6 @@ final class Pki {
   static final Set<PosixFilePermission> PUBLIC_FILE = PosixFilePermissions.fromString("rw-r--r--");
   static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
   static final Set<PosixFilePermission> PUBLIC_DIR = PosixFilePermissions.fromString("rwxr-xr-x");
-  private static final Pattern KEY_BLOCK = Pattern.compile("-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
 
   private Pki() {}
 
@@ -63,63 +53,36 @@ final class Pki {
     return s;
   }
 
-  /** Unencrypted PKCS#8 ({@code BEGIN PRIVATE KEY}), what MqttSettings.Tls, Mosquitto and openssl read. */
-  static String keyPem(PrivateKey key) {
-    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(key.getEncoded());
-    return "-----BEGIN PRIVATE KEY-----\n" + b64 + "\n-----END PRIVATE KEY-----\n";
-  }
-
-  static String pem(Object certOrCrl) {
-    StringWriter w = new StringWriter();
-    try (JcaPEMWriter p = new JcaPEMWriter(w)) {
-      p.writeObject(certOrCrl);
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot write PEM", e);
-    }
-    return w.toString();
-  }
-
   static PrivateKey readKey(Path file) throws ProvisionException {
-    String text;
+    PrivateKey key;
     try {
-      text = Files.readString(file, StandardCharsets.US_ASCII);
+      key = Pem.privateKey(file);
     } catch (IOException e) {
-      throw new ProvisionException(file + ": cannot read the private key (" + e.getClass().getSimpleName()
-          + "); check the path and that you may read it (mode 0600, owner)");
+      throw new ProvisionException(e.getMessage() + " (mode 0600, owner: you must be able to read it)", e);
     }
-    Matcher m = KEY_BLOCK.matcher(text);
-    if (!m.find()) throw new ProvisionException(file + ": holds no -----BEGIN PRIVATE KEY----- (PKCS#8) block; restore the key");
-    try {
-      return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(Base64.getMimeDecoder().decode(m.group(1).trim())));
-    } catch (GeneralSecurityException | IllegalArgumentException e) {
-      throw new ProvisionException(file + ": the PKCS#8 block is not an EC key (or is damaged); restore the key");
+    if (!key.getAlgorithm().equals("EC")) {
+      throw new ProvisionException(file + ": holds a " + key.getAlgorithm() + " key; fleet keys are EC P-256 (made by 'splitrt provision'), restore that key");
     }
+    return key;
   }
 
   static X509Certificate readCert(Path file) throws ProvisionException {
-    List<X509Certificate> all = readCerts(file);
-    return all.get(0);
+    return readCerts(file).get(0);
   }
 
   static List<X509Certificate> readCerts(Path file) throws ProvisionException {
     try {
-      byte[] bytes = Files.readAllBytes(file);
-      List<X509Certificate> out = new ArrayList<>();
-      for (var c : CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(bytes))) {
-        out.add((X509Certificate) c);
-      }
-      if (out.isEmpty()) throw new ProvisionException(file + ": holds no certificate; expected -----BEGIN CERTIFICATE-----");
-      return out;
-    } catch (IOException | GeneralSecurityException e) {
-      throw new ProvisionException(file + ": not a readable PEM certificate (" + e.getMessage() + ")", e);
+      return Pem.certificates(file);
+    } catch (IOException e) {
+      throw new ProvisionException(e.getMessage(), e);
     }
   }
 
   static X509CRL readCrl(Path file) throws ProvisionException {
     try {
-      return (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(Files.readAllBytes(file)));
-    } catch (IOException | GeneralSecurityException e) {
-      throw new ProvisionException(file + ": not a readable PEM CRL (" + e.getMessage() + "); re-create it with 'splitrt provision revoke --renew-crl'", e);
+      return Pem.crl(file);
+    } catch (IOException e) {
+      throw new ProvisionException(e.getMessage() + "; re-create it with 'splitrt provision revoke --renew-crl'", e);
     }
   }
 

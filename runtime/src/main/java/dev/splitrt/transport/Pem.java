@@ -14,6 +14,7 @@ import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
@@ -27,15 +28,24 @@ import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * PEM certificates and PKCS#8 keys into an {@link SSLSocketFactory}, with java.security only: devices
- * get their CA, certificate and key as the PEM files {@code openssl} and provisioning write.
+ * The project's one PEM codec, with java.security only (a device carries no BouncyCastle): certificates, CRLs and
+ * unencrypted PKCS#8 keys read from and written to the PEM files {@code openssl}, Mosquitto and provisioning use, and
+ * an {@link SSLSocketFactory} made from them. Readers throw {@link IOException}s that name the file and the fix.
  */
-final class Pem {
+public final class Pem {
   private static final Pattern BLOCK = Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----([^-]*)-----END \\1-----");
 
   private Pem() {}
 
   static SSLSocketFactory socketFactory(MqttSettings.Tls tls) throws IOException {
+    return context(tls).getSocketFactory();
+  }
+
+  /**
+   * A TLS context that trusts {@code tls.caFile()} (the JVM's trust store when null) and, when given, presents
+   * {@code tls.certFile()} with its key; a key that does not belong to the certificate is refused here, by name.
+   */
+  public static SSLContext context(MqttSettings.Tls tls) throws IOException {
     try {
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       if (tls == null || tls.caFile() == null) {
@@ -67,13 +77,14 @@ final class Pem {
       }
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-      return ctx.getSocketFactory();
+      return ctx;
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot build the TLS context from " + tls + ": " + e.getMessage(), e);
     }
   }
 
-  static List<X509Certificate> certificates(Path file) throws IOException {
+  /** Every certificate in a PEM file, in file order (a chain: leaf first); at least one. */
+  public static List<X509Certificate> certificates(Path file) throws IOException {
     byte[] bytes = read(file, "certificate");
     List<X509Certificate> out = new ArrayList<>();
     try (InputStream in = new ByteArrayInputStream(bytes)) {
@@ -90,8 +101,18 @@ final class Pem {
     return out;
   }
 
+  /** An X.509 CRL in PEM (or DER) form. */
+  public static X509CRL crl(Path file) throws IOException {
+    byte[] bytes = read(file, "CRL");
+    try (InputStream in = new ByteArrayInputStream(bytes)) {
+      return (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(in);
+    } catch (GeneralSecurityException | ClassCastException e) {
+      throw new IOException(file + ": not a PEM CRL (" + e.getMessage() + "); expected a -----BEGIN X509 CRL----- block", e);
+    }
+  }
+
   /** An unencrypted PKCS#8 ({@code BEGIN PRIVATE KEY}) EC or RSA key. */
-  static PrivateKey privateKey(Path file) throws IOException {
+  public static PrivateKey privateKey(Path file) throws IOException {
     String text = new String(read(file, "private key"), StandardCharsets.US_ASCII);
     Matcher m = BLOCK.matcher(text);
     while (m.find()) {
@@ -144,6 +165,33 @@ final class Pem {
       throw new IOException(tls.keyFile() + " is not the private key of the certificate in " + tls.certFile()
           + " (" + cert.getSubjectX500Principal() + "); give the key that was used for that certificate");
     }
+  }
+
+  /** Unencrypted PKCS#8 ({@code BEGIN PRIVATE KEY}): what {@link #privateKey}, Mosquitto and openssl read. */
+  public static String encode(PrivateKey key) {
+    return block("PRIVATE KEY", key.getEncoded());
+  }
+
+  public static String encode(X509Certificate cert) {
+    try {
+      return block("CERTIFICATE", cert.getEncoded());
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot encode certificate " + cert.getSubjectX500Principal(), e);
+    }
+  }
+
+  public static String encode(X509CRL crl) {
+    try {
+      return block("X509 CRL", crl.getEncoded());
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot encode the CRL of " + crl.getIssuerX500Principal(), e);
+    }
+  }
+
+  // RFC 7468: base64 lines of 64 characters between the BEGIN and END lines.
+  private static String block(String type, byte[] der) {
+    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der);
+    return "-----BEGIN " + type + "-----\n" + b64 + "\n-----END " + type + "-----\n";
   }
 
   private static byte[] read(Path file, String what) throws IOException {

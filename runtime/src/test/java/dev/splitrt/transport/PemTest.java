@@ -58,4 +58,27 @@ class PemTest {
     assertThatThrownBy(() -> Pem.privateKey(junk)).hasMessageContaining("no -----BEGIN PRIVATE KEY----- block");
     assertThatThrownBy(() -> Pem.certificates(junk)).hasMessageContaining(junk.toString());
   }
+
+  @Test
+  void writesWhatItAndOpensslRead() throws Exception {
+    // The writer is the one provisioning uses for keys, certificates and CRLs: what it writes must read back
+    // unchanged here and be accepted by openssl, which Mosquitto's TLS is built on.
+    var key = Pem.privateKey(certs.clientKey());
+    Path keyOut = Files.writeString(dir.resolve("rewritten.key"), Pem.encode(key));
+    assertThat(Pem.privateKey(keyOut).getEncoded()).isEqualTo(key.getEncoded());
+    TestCerts.openssl(dir, "pkey", "-in", keyOut.toString(), "-noout");
+    var cert = Pem.certificates(certs.clientCert()).get(0);
+    String certPem = Pem.encode(cert);
+    assertThat(certPem).startsWith("-----BEGIN CERTIFICATE-----\n").endsWith("-----END CERTIFICATE-----\n");
+    assertThat(certPem.lines().filter(l -> !l.startsWith("-----")).allMatch(l -> l.length() <= 64)).isTrue();
+    Path certOut = Files.writeString(dir.resolve("rewritten.pem"), certPem);
+    assertThat(Pem.certificates(certOut).get(0)).isEqualTo(cert);
+    TestCerts.openssl(dir, "x509", "-in", certOut.toString(), "-noout");
+  }
+
+  @Test
+  void namesAFileThatIsNotACrl() throws IOException {
+    assertThatThrownBy(() -> Pem.crl(certs.clientCert())).isInstanceOf(IOException.class)
+        .hasMessageContaining(certs.clientCert().toString()).hasMessageContaining("X509 CRL");
+  }
 }
