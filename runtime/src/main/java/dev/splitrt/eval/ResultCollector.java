@@ -1,5 +1,6 @@
 package dev.splitrt.eval;
 
+import dev.splitrt.transport.Topics;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.splitrt.metrics.LatencyHistogram;
@@ -35,7 +36,7 @@ public final class ResultCollector {
   /** Subscribes on {@code link} to every result of {@code fleet}. */
   public static ResultCollector attach(MqttLink link, String fleet) {
     ResultCollector c = new ResultCollector();
-    link.subscribe("splitrt/v1/" + fleet + "/+/results/+", 1, (topic, payload) -> c.accept(payload));
+    link.subscribe(Topics.fleetResults(fleet), 1, (topic, payload) -> c.accept(payload));
     return c;
   }
 

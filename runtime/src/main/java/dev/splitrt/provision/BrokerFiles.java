@@ -1,5 +1,6 @@
 package dev.splitrt.provision;
 
+import dev.splitrt.transport.Topics;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -60,19 +61,17 @@ final class BrokerFiles {
    * it reveals other device ids of the fleet, not their data).
    */
   static List<Acl> deviceAcls(String fleet, String id) {
-    String own = "splitrt/v1/" + fleet + "/" + id;
-    String dead = "splitrt/v1/" + fleet + "/deadletter";
-    return List.of(new Acl("publishClientSend", own + "/features/+"), new Acl("publishClientSend", own + "/status"),
-        new Acl("publishClientReceive", own + "/results/+"), new Acl("subscribePattern", own + "/results/+"),
+    String dead = Topics.deadLetter(fleet);
+    return List.of(new Acl("publishClientSend", Topics.deviceFeatures(fleet, id)), new Acl("publishClientSend", Topics.status(fleet, id)),
+        new Acl("publishClientReceive", Topics.deviceResults(fleet, id)), new Acl("subscribePattern", Topics.deviceResults(fleet, id)),
         new Acl("publishClientReceive", dead), new Acl("subscribeLiteral", dead));
   }
 
   /** Tail runners: every device's features in (shared groups or not), results and dead letters out. */
   static List<Acl> tailAcls(String fleet) {
-    String root = "splitrt/v1/" + fleet;
-    return List.of(new Acl("subscribePattern", "$share/+/" + root + "/+/features/+"), new Acl("subscribePattern", root + "/+/features/+"),
-        new Acl("publishClientReceive", root + "/+/features/+"), new Acl("publishClientSend", root + "/+/results/+"),
-        new Acl("publishClientSend", root + "/deadletter"));
+    return List.of(new Acl("subscribePattern", Topics.sharedFeaturesOfAnyGroup(fleet)), new Acl("subscribePattern", Topics.fleetFeatures(fleet)),
+        new Acl("publishClientReceive", Topics.fleetFeatures(fleet)), new Acl("publishClientSend", Topics.fleetResults(fleet)),
+        new Acl("publishClientSend", Topics.deadLetter(fleet)));
   }
 
   static List<Acl> adminAcls() {

@@ -41,6 +41,34 @@ public final class Topics {
     return "$share/" + seg("group", group) + "/" + ROOT + "/" + seg("fleet", fleet) + "/+/" + TopicParts.FEATURES + "/+";
   }
 
+  /** Filter: every model's features of one device ({@code .../<device>/features/+}). */
+  public static String deviceFeatures(String fleet, String device) {
+    return ROOT + "/" + seg("fleet", fleet) + "/" + seg("device", device) + "/" + TopicParts.FEATURES + "/+";
+  }
+
+  /** Filter: every model's results for one device ({@code .../<device>/results/+}), what a device may read. */
+  public static String deviceResults(String fleet, String device) {
+    return ROOT + "/" + seg("fleet", fleet) + "/" + seg("device", device) + "/" + TopicParts.RESULTS + "/+";
+  }
+
+  /** Filter: every device's features in a fleet, not shared ({@code .../+/features/+}). */
+  public static String fleetFeatures(String fleet) {
+    return ROOT + "/" + seg("fleet", fleet) + "/+/" + TopicParts.FEATURES + "/+";
+  }
+
+  /** Filter: every device's results in a fleet ({@code .../+/results/+}). */
+  public static String fleetResults(String fleet) {
+    return ROOT + "/" + seg("fleet", fleet) + "/+/" + TopicParts.RESULTS + "/+";
+  }
+
+  /**
+   * An ACL pattern, not a subscription: the shared feature subscription of any group ({@code $share/+/...}), which the
+   * tail role may take and no device role may.
+   */
+  public static String sharedFeaturesOfAnyGroup(String fleet) {
+    return "$share/+/" + fleetFeatures(fleet);
+  }
+
   /**
    * Takes a concrete topic (as a message arrives on it, no wildcards, no {@code $share/} prefix) apart.
    *

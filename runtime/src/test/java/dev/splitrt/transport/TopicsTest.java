@@ -13,6 +13,14 @@ class TopicsTest {
     assertThat(Topics.results("fleet-a", "jetson-01", "leyolo_nano")).isEqualTo("splitrt/v1/fleet-a/jetson-01/results/leyolo_nano");
     assertThat(Topics.status("fleet-a", "jetson-01")).isEqualTo("splitrt/v1/fleet-a/jetson-01/status");
     assertThat(Topics.deadLetter("fleet-a")).isEqualTo("splitrt/v1/fleet-a/deadletter");
+    assertThat(Topics.deviceFeatures("fleet-a", "jetson-01")).isEqualTo("splitrt/v1/fleet-a/jetson-01/features/+");
+    assertThat(Topics.deviceResults("fleet-a", "jetson-01")).isEqualTo("splitrt/v1/fleet-a/jetson-01/results/+");
+    assertThat(Topics.fleetFeatures("fleet-a")).isEqualTo("splitrt/v1/fleet-a/+/features/+");
+    assertThat(Topics.fleetResults("fleet-a")).isEqualTo("splitrt/v1/fleet-a/+/results/+");
+    assertThat(Topics.sharedFeaturesOfAnyGroup("fleet-a")).isEqualTo("$share/+/splitrt/v1/fleet-a/+/features/+");
+    // a wildcard smuggled in as a device id must not widen a filter or an ACL pattern
+    assertThatThrownBy(() -> Topics.deviceResults("fleet-a", "+")).hasMessageContaining("device '+'");
+    assertThatThrownBy(() -> Topics.fleetFeatures("#")).hasMessageContaining("fleet '#'");
     assertThat(Topics.sharedFeatures("tails", "fleet-a")).isEqualTo("$share/tails/splitrt/v1/fleet-a/+/features/+");
   }
 
