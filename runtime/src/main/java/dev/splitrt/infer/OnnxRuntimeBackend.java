@@ -26,6 +26,7 @@ public final class OnnxRuntimeBackend implements InferenceBackend {
       synchronized (LOCK) {
         if (env == null && failure == null) {
           try {
+            NativeLibraryCache.useForOnnxRuntime();
             env = OrtEnvironment.getEnvironment();
             noPhoningHome(env);
           } catch (Throwable t) { // UnsatisfiedLinkError, ExceptionInInitializerError...: report, don't crash
@@ -61,6 +62,14 @@ public final class OnnxRuntimeBackend implements InferenceBackend {
           + ".onnxruntime/); start through tools/splitrt or the provisioned systemd unit, or export {}=1", TELEMETRY_OFF,
           System.getenv().getOrDefault("TMPDIR", "/tmp"), ProcessHandle.current().pid(), TELEMETRY_OFF);
     }
+  }
+
+  /**
+   * The JVM's one ONNX Runtime environment (native libraries from {@link NativeLibraryCache}, telemetry off), for
+   * tooling that runs ONNX Runtime directly (quantization); the first call loads the native library.
+   */
+  public static OrtEnvironment environment() throws InferenceException {
+    return Env.get();
   }
 
   /** For {@link java.util.ServiceLoader}, which needs a public no-argument constructor. */

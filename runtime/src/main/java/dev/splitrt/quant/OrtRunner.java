@@ -8,6 +8,8 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.splitrt.infer.InferenceException;
+import dev.splitrt.infer.OnnxRuntimeBackend;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,11 +18,19 @@ import java.util.Set;
 
 /** One ONNX Runtime CPU session over an in-memory model with a single float input of fixed shape. */
 final class OrtRunner implements AutoCloseable {
-  private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+  private final OrtEnvironment env = environment();
   private final OrtSession session;
   private final String inputName;
   private final long[] inputShape;
   private final List<String> outputs;
+
+  private static OrtEnvironment environment() {
+    try {
+      return OnnxRuntimeBackend.environment();
+    } catch (InferenceException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
 
   OrtRunner(ModelProto model, int threads) throws OrtException {
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {

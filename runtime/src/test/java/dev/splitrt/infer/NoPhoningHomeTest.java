@@ -38,8 +38,9 @@ class NoPhoningHomeTest {
   Run child(String name, boolean telemetryOff) throws Exception {
     Path home = Files.createDirectories(dir.resolve(name + "-home"));
     Path tmp = Files.createDirectories(dir.resolve(name + "-tmp"));
+    // The native library cache is one of the configured folders (NativeLibraryCache): put it outside HOME and TMPDIR.
     ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Djava.io.tmpdir=" + tmp,
-        "-Duser.home=" + home, "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), Child.class.getName(), REPO.resolve("models").toString())
+        "-Duser.home=" + home, "-Dsplitrt.native.cache=" + dir.resolve(name + "-native-cache"), "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), Child.class.getName(), REPO.resolve("models").toString())
         .redirectErrorStream(true);
     pb.environment().put("HOME", home.toString());
     pb.environment().put("TMPDIR", tmp.toString());
