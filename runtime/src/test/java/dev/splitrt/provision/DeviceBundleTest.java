@@ -58,6 +58,27 @@ class DeviceBundleTest {
     assertThat(Files.readString(x.resolve("systemd/splitrt-edge.service")))
         .contains("ExecStart=/usr/local/bin/splitrt edge --config /opt/splitrt/current/config/edge.yaml", "Restart=on-failure",
             "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current", "Environment=ORT_DISABLE_TELEMETRY=1\n");
+    assertUnitCachesAreWritable(Files.readString(x.resolve("systemd/splitrt-edge.service")));
+  }
+
+  /**
+   * Under ProtectSystem=strict and ProtectHome=true the daemon can write only ReadWritePaths: every cache the unit points
+   * the runtime at (TensorRT engines, ONNX Runtime natives, JavaCPP) must lie below one of them, and an OutOfMemoryError
+   * must end the process so that Restart=on-failure restarts it.
+   */
+  static void assertUnitCachesAreWritable(String unit) {
+    List<String> writable = unit.lines().filter(l -> l.startsWith("ReadWritePaths=")).flatMap(l -> List.of(l.substring(15).split(" ")).stream())
+        .toList();
+    List<String> caches = new ArrayList<>();
+    for (String l : unit.lines().toList()) {
+      String v = l.startsWith("Environment=") ? l.substring(12).replace("\"", "") : "";
+      if (v.startsWith("SPLITRT_ENGINE_CACHE=") || v.startsWith("SPLITRT_NATIVE_CACHE=")) caches.add(v.substring(v.indexOf('=') + 1));
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("-Dorg\\.bytedeco\\.javacpp\\.cachedir=(\\S+)").matcher(v);
+      if (m.find()) caches.add(m.group(1));
+    }
+    assertThat(caches).as("caches named in the unit").hasSize(3);
+    for (String c : caches) assertThat(writable).as(c + " under a ReadWritePaths entry").anyMatch(w -> c.equals(w) || c.startsWith(w + "/"));
+    assertThat(unit).contains("-XX:+ExitOnOutOfMemoryError");
   }
 
   @Test
