@@ -43,7 +43,8 @@ final class ResultCache {
   private final Map<Key, CompletableFuture<byte[]>> results;
 
   ResultCache(int capacity) {
-    if (capacity < 1) throw new IllegalArgumentException("result cache must hold >= 1 result, was " + capacity);
+    // 0 (the config allows it) keeps nothing: the map drops each entry as it is put, so every copy is computed.
+    if (capacity < 0) throw new IllegalArgumentException("result cache must hold >= 0 results, was " + capacity);
     results = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<Key, CompletableFuture<byte[]>> eldest) {

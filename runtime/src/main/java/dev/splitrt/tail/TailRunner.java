@@ -81,8 +81,17 @@ public final class TailRunner implements AutoCloseable {
 
     public Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth,
                     long queueBytes, int resultCache) {
-      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, queueBytes, resultCache, 32L << 20, 256,
-          java.time.Duration.ofSeconds(30));
+      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, queueBytes, resultCache,
+          dev.splitrt.config.TailConfig.DEFAULT_REASSEMBLY_BYTES, dev.splitrt.config.TailConfig.DEFAULT_REASSEMBLY_SETS,
+          java.time.Duration.ofSeconds(dev.splitrt.config.TailConfig.DEFAULT_CHUNK_TIMEOUT_SECONDS));
+    }
+
+    public Settings {
+      if (reassemblyBytes < 1) throw new IllegalArgumentException("tail reassemblyBytes must be >= 1, was " + reassemblyBytes);
+      if (reassemblySets < 1) throw new IllegalArgumentException("tail reassemblySets must be >= 1, was " + reassemblySets);
+      if (chunkTimeout.isNegative() || chunkTimeout.isZero()) {
+        throw new IllegalArgumentException("tail chunkTimeout must be > 0, was " + chunkTimeout);
+      }
     }
   }
 
@@ -197,7 +206,7 @@ public final class TailRunner implements AutoCloseable {
    * Runs on the MQTT client's callback thread. Waiting here while the workers are behind holds back
    * this client's acknowledgements, so (QoS 1, bounded receive maximum) the broker holds back too.
    */
-  private void onMessage(String topic, byte[] payload) throws InterruptedException {
+  void onMessage(String topic, byte[] payload) throws InterruptedException {
     received.increment();
     Message m = new Message(topic, payload, System.currentTimeMillis() * 1000);
     synchronized (queueSpace) {
