@@ -369,22 +369,11 @@ public final class EdgeDaemon implements AutoCloseable {
     featureBytes.add(message.length);
   }
 
-  /**
-   * One message, or chunks (feature-chunk-v1.md) when the frame does not fit the largest packet the
-   * link may send (the broker's CONNACK Maximum Packet Size or the configured cap) and chunking is on.
-   * The future completes when every part is acknowledged.
-   */
+  /** One message, or chunks when the frame is larger than the link's largest packet ({@link FeaturePublisher}). */
   private java.util.concurrent.CompletableFuture<Void> publishFeature(byte[] message) throws InterruptedException {
-    long max = link.maxPacketBytes();
-    if (!settings.chunking() || max <= 0 || MqttLink.publishPacketBytes(featureTopic, message.length) <= max) {
-      return link.publish(featureTopic, message, 1, false);
-    }
-    long room = max - MqttLink.publishPacketBytes(featureTopic, 0) - 3; // 3: the remaining-length field may grow
-    java.util.List<byte[]> parts = dev.splitrt.codec.FeatureChunks.split(message, (int) Math.min(Integer.MAX_VALUE, room));
-    java.util.concurrent.CompletableFuture<?>[] acks = new java.util.concurrent.CompletableFuture<?>[parts.size()];
-    for (int i = 0; i < acks.length; i++) acks[i] = link.publish(featureTopic, parts.get(i), 1, false);
-    chunked.increment();
-    return java.util.concurrent.CompletableFuture.allOf(acks);
+    FeaturePublisher.Sent sent = FeaturePublisher.publish(link, featureTopic, message, settings.chunking(), 0);
+    if (sent.chunked()) chunked.increment();
+    return sent.acked();
   }
 
   private static byte[] status(String deviceId, String state, String modelId, String backend) {

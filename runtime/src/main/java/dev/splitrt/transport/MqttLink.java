@@ -480,8 +480,13 @@ public final class MqttLink implements AutoCloseable {
 
   /** Bytes of a QoS 1 PUBLISH packet of {@code payloadBytes} on {@code topic}, as this link writes it. */
   public static long publishPacketBytes(String topic, int payloadBytes) {
+    return publishPacketBytes(topic, payloadBytes, false);
+  }
+
+  /** As above; {@code expiring}: the message carries a Message Expiry Interval (5 more bytes of properties). */
+  public static long publishPacketBytes(String topic, int payloadBytes, boolean expiring) {
     int topicBytes = checkTopic(topic);
-    return packetSize(topicBytes, payloadBytes, 1);
+    return packetSize(topicBytes, payloadBytes, 1) + (expiring ? EXPIRY_PROPERTY_BYTES : 0);
   }
 
   /** Waits until the outbox is empty (everything acknowledged or failed); false on timeout. */
@@ -1165,10 +1170,15 @@ public final class MqttLink implements AutoCloseable {
   }
 
   /** Bytes of the PUBLISH packet Paho writes for this entry (no properties). */
+  /** A Message Expiry Interval property on the wire: identifier 0x02 and a four-byte integer. */
+  static final int EXPIRY_PROPERTY_BYTES = 5;
+
   static long packetSize(Entry e) {
-    return packetSize(e.bytes - e.payload.length, e.payload.length, e.qos);
+    return packetSize(e.bytes - e.payload.length, e.payload.length + (e.expiresAtMillis > 0 ? EXPIRY_PROPERTY_BYTES : 0),
+        e.qos);
   }
 
+  /** {@code payloadBytes} may include property bytes beyond the empty property list's length byte. */
   static long packetSize(long topicBytes, long payloadBytes, int qos) {
     long remaining = 2L + topicBytes + (qos > 0 ? 2 : 0) + 1 + payloadBytes;
     int lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;

@@ -90,6 +90,23 @@ class DaemonConfigTest {
         .hasMessageContaining("unknown field 'worker'").hasMessageContaining("workers");
   }
 
+  @Test
+  void reassemblyBoundsHaveDefaultsAndBadValuesAreNamed(@TempDir Path dir) throws Exception {
+    String base = "fleet: demo\ngroup: tail\nmodels: [fs-bottlefit-cls]\nbroker: {url: mqtt://b}\n";
+    TailConfig d = TailConfig.read(write(dir, base));
+    assertThat(d.reassemblyByteLimit()).isEqualTo(32L << 20);
+    assertThat(d.reassemblySetLimit()).isEqualTo(256);
+    assertThat(d.chunkTimeout()).isEqualTo(java.time.Duration.ofSeconds(30));
+    TailConfig set = TailConfig.read(write(dir, base + "reassembly_bytes: 1048576\nreassembly_sets: 8\nchunk_timeout_seconds: 5\n"));
+    assertThat(set.reassemblyByteLimit()).isEqualTo(1L << 20);
+    assertThat(set.reassemblySetLimit()).isEqualTo(8);
+    assertThat(set.chunkTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThatThrownBy(() -> TailConfig.read(write(dir, base + "reassembly_bytes: 100\nreassembly_sets: 0\nchunk_timeout_seconds: 0\n")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("tail.yaml")
+        .hasMessageContaining("'reassembly_bytes' must be 65536..").hasMessageContaining("'reassembly_sets' must be 1..65535")
+        .hasMessageContaining("'chunk_timeout_seconds' must be 1..3600");
+  }
+
   private static Path write(Path dir, String text) throws Exception {
     Path f = dir.resolve(text.startsWith("device_id") || text.contains("source") ? "edge.yaml" : "tail.yaml");
     Files.writeString(f, text);

@@ -47,7 +47,7 @@ final class EdgeCommand implements Callable<Integer> {
     try (Spool spool = c.spool() == null ? null : Spool.open(c.spool().settings());
          MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()), metrics);
          Delivery delivery = spool == null ? null : new Delivery(spool, link, new Delivery.Settings(c.spool().windowOrDefault(),
-             c.spool().resultTimeout(), c.spool().resultTimeoutMax(), c.spool().healthMaxWait()), c.fleet(), c.deviceId(),
+             c.spool().resultTimeout(), c.spool().resultTimeoutMax(), c.spool().healthMaxWait(), c.chunkingEnabled()), c.fleet(), c.deviceId(),
              model.manifest().id(), metrics);
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, delivery, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null

@@ -34,7 +34,8 @@ final class TailCommand implements Callable<Integer> {
     String runnerId = c.broker().clientId() != null ? c.broker().clientId() : defaultClientId(c.group(), c.instanceNumber());
     MetricsRegistry metrics = new MetricsRegistry();
     TailRunner.Settings settings = new TailRunner.Settings(c.fleet(), c.group(), runnerId, c.workerCount(), c.threadsPerWorker(),
-        c.evaluationMode(), c.queue(), c.queueByteLimit(), c.resultCacheEntries());
+        c.evaluationMode(), c.queue(), c.queueByteLimit(), c.resultCacheEntries(), c.reassemblyByteLimit(), c.reassemblySetLimit(),
+        c.chunkTimeout());
     long maxPacket = c.receiveMaxPacket() > 0 ? c.receiveMaxPacket() : TailRunner.maxFeaturePacketBytes(models);
     Daemons.Signals signals = new Daemons.Signals("splitrt-tail-shutdown");
     int code = 1;
