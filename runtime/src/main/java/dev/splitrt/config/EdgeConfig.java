@@ -1,6 +1,6 @@
 package dev.splitrt.config;
 
-import dev.splitrt.model.ModelManifest;
+import dev.splitrt.codec.CodecConfig;
 import dev.splitrt.spool.SpoolSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,7 +64,7 @@ public record EdgeConfig(
   }
 
   /** Any of these replaces the device profile's value. */
-  public record PipelineOverrides(Double fpsCap, Integer queueDepth, Integer threads, ModelManifest.Codec codec) {}
+  public record PipelineOverrides(Double fpsCap, Integer queueDepth, Integer threads, CodecConfig codec) {}
 
   /**
    * The durable spool and the end-to-end acknowledgement ({@code runtime/docs/delivery.md}); every
