@@ -79,6 +79,8 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LongAdder dropped;
   private final LongAdder failed;
   private final LongAdder acked;
+  /** Publishes whose future failed (refused for good, or the link closed): with {@link #acked}, the settled ones. */
+  private final LongAdder notAcked = new LongAdder();
   private final LongAdder featureBytes;
   private final LongAdder chunked;
   private final AtomicLong lastFailureLog = new AtomicLong();
@@ -233,6 +235,10 @@ public final class EdgeDaemon implements AutoCloseable {
       }
     } else {
       drained = link.drain(drain);
+      // Each publish future completes on the link's completion thread just after the outbox empties:
+      // wait for those callbacks, so acked (and what was refused) is final when stop() returns.
+      long settleBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+      while (drained && acked.sum() + notAcked.sum() < accepted.sum() && System.nanoTime() < settleBy) Thread.sleep(5);
     }
     if (!drained && delivery == null) {
       log.warn("edge {}: {} features still unacknowledged after {} s (broker unreachable?); they were not sent",
@@ -361,6 +367,7 @@ public final class EdgeDaemon implements AutoCloseable {
         acked.increment();
         ackLatency.recordNanos((System.currentTimeMillis() * 1000 - captureMicros) * 1000);
       } else {
+        notAcked.increment();
         log.error("edge {}: broker refused frame {}: {}", settings.deviceId(), frame.sequence(), error.getMessage());
       }
     });

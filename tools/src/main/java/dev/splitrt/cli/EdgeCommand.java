@@ -72,10 +72,41 @@ final class EdgeCommand implements Callable<Integer> {
             + "(kept in the spool)%n", c.deviceId(), delivery.epoch(), d.answered(), d.expired(), d.resent(),
             d.duplicateResults(), d.unanswered());
       }
-      code = edge.sourceError().isPresent() || !drained ? 1 : 0;
+      String failure = failure(edge, s, delivery, drained);
+      if (failure != null) System.err.printf("edge %s: exit 1: %s%n", c.deviceId(), failure);
+      code = failure == null ? 0 : 1;
       return code;
     } finally {
       signals.finish(code);
     }
+  }
+
+  /**
+   * Why this run did not do its job, or null: the exit code is 0 only when every accepted feature was
+   * delivered (answered with a spool, acknowledged without) and the source did not fail. A broker that
+   * refuses every frame, a head that fails every frame, a spool that expired features: all exit 1, so
+   * a supervisor (systemd, a container runtime) sees it.
+   */
+  static String failure(EdgeDaemon edge, EdgeStats s, Delivery delivery, boolean drained) {
+    if (edge.sourceError().isPresent()) return "the source failed: " + edge.sourceError().get().getMessage();
+    if (s.captured() > 0 && s.accepted() == 0) {
+      return "none of " + s.captured() + " frames became a feature (" + s.failed() + " failed in the head or encoder, "
+          + s.dropped() + " dropped); see the ERROR lines above";
+    }
+    if (delivery != null) {
+      Delivery.Counts d = delivery.counts();
+      if (d.expired() > 0) {
+        return d.expired() + " accepted features expired without a result (splitrt_edge_features_expired_*_total name the "
+            + "reasons: refused by the broker, max_age, spool_full)";
+      }
+      if (!drained) return d.unanswered() + " features still unanswered at exit (kept in the spool, sent after the next start)";
+      return null;
+    }
+    if (!drained) return (s.accepted() - s.acked()) + " features not acknowledged by the broker at exit (lost: no spool)";
+    if (s.acked() < s.accepted()) {
+      return (s.accepted() - s.acked()) + " of " + s.accepted() + " features refused by the broker "
+          + "(splitrt_mqtt_publish_refused_<reason>_total; e.g. larger than its max_packet_size with chunking off)";
+    }
+    return null;
   }
 }
