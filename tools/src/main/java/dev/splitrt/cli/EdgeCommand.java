@@ -43,11 +43,12 @@ final class EdgeCommand implements Callable<Integer> {
     MetricsRegistry metrics = new MetricsRegistry();
     Daemons.Signals signals = new Daemons.Signals("splitrt-edge-shutdown");
     int code = 1;
+    EdgeConfig.SpoolConfig sc = c.deliverySpool(); // on unless spool.enabled is false
     // The spool (and its new boot epoch, forced to disk) comes before the first feature.
-    try (Spool spool = c.spool() == null ? null : Spool.open(c.spool().settings());
+    try (Spool spool = sc == null ? null : openSpool(sc, config);
          MqttLink link = MqttLink.start(Daemons.mqtt(c.broker(), "edge-" + c.deviceId(), 1000, 0), EdgeDaemon.will(c.fleet(), c.deviceId()), metrics);
-         Delivery delivery = spool == null ? null : new Delivery(spool, link, new Delivery.Settings(c.spool().windowOrDefault(),
-             c.spool().resultTimeout(), c.spool().resultTimeoutMax(), c.spool().healthMaxWait(), c.chunkingEnabled()), c.fleet(), c.deviceId(),
+         Delivery delivery = spool == null ? null : new Delivery(spool, link, new Delivery.Settings(sc.windowOrDefault(),
+             sc.resultTimeout(), sc.resultTimeoutMax(), sc.healthMaxWait(), c.chunkingEnabled()), c.fleet(), c.deviceId(),
              model.manifest().id(), metrics);
          EdgeDaemon edge = EdgeDaemon.create(settings, model, backend, FrameSources.open(c.source()), link, delivery, metrics);
          MetricsServer server = c.metricsPort() == null || c.metricsPort() == 0 ? null
@@ -78,6 +79,19 @@ final class EdgeCommand implements Callable<Integer> {
       return code;
     } finally {
       signals.finish(code);
+    }
+  }
+
+  /** Opens the spool, or says which folder could not be used and what to write instead. */
+  private static Spool openSpool(EdgeConfig.SpoolConfig sc, Path config) throws Errors.UserError {
+    try {
+      return Spool.open(sc.settings());
+    } catch (java.nio.file.FileSystemException e) { // not there, not writable, read-only: the folder is the problem
+      throw new Errors.UserError(config + ": cannot use the spool folder " + sc.dir() + " (" + e + "); make it writable for this "
+          + "user, or set 'state_dir' (the spool goes to STATE_DIR/spool) or 'spool.dir' to a folder on persistent storage; "
+          + "'spool: {enabled: false}' runs without a spool (no delivery contract, runtime/docs/delivery.md)");
+    } catch (java.io.IOException e) { // e.g. a damaged boot epoch file: its message says what is wrong
+      throw new Errors.UserError(config + ": spool " + sc.dir() + ": " + e.getMessage());
     }
   }
 

@@ -57,7 +57,8 @@ class EdgeExitCodeIT {
           + "broker: {url: 'tcp://127.0.0.1:" + port + "', max_packet_bytes: 2048}\n" // known before the first send
           + "chunking: false\n"
           + "pipeline: {codec: {bits: 8, granularity: per_tensor, symmetric: false, entropy: none}}\n" // ~6.4 KB: none fits
-          + (spool ? "spool: {dir: '" + dir.resolve("spool") + "'}\n" : ""));
+          + "state_dir: '" + dir.resolve("state") + "'\n"
+          + (spool ? "" : "spool: {enabled: false}\n")); // the spool is on by default
       edge = edge(cfg, dir);
       assertThat(edge.waitFor(120, TimeUnit.SECONDS)).isTrue();
       String err = Files.readString(dir.resolve("edge.err"), StandardCharsets.UTF_8);
