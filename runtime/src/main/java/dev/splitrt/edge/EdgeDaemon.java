@@ -89,6 +89,7 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LatencyHistogram encodeTime;
   private final LatencyHistogram publishTime;
   private final LatencyHistogram ackLatency;
+  private final LatencyHistogram captureToSend;
 
   private EdgeDaemon(EdgeSettings settings, LoadedModel model, InferenceSession head, FrameSource source, MqttLink link,
       Delivery delivery, MetricsRegistry metrics) {
@@ -116,6 +117,7 @@ public final class EdgeDaemon implements AutoCloseable {
     encodeTime = metrics.histogram("splitrt_edge_encode_seconds", "Quantize, pack and frame the bottleneck");
     publishTime = metrics.histogram("splitrt_edge_publish_seconds", "Handing the feature to the outbox (waits while the outbox is full)");
     ackLatency = metrics.histogram("splitrt_edge_capture_to_ack_seconds", "Capture to broker acknowledgement");
+    captureToSend = metrics.histogram("splitrt_edge_capture_to_send_seconds", "Capture to the first hand-off to the MQTT link");
     metrics.gauge("splitrt_edge_queue_frames", "Frames waiting for the head", queue::size);
     captureThread = new Thread(this::captureLoop, "splitrt-edge-capture");
     workerThread = new Thread(this::workLoop, "splitrt-edge-head");
@@ -362,6 +364,7 @@ public final class EdgeDaemon implements AutoCloseable {
       featureBytes.add(message.length);
       return;
     }
+    captureToSend.recordNanos((System.currentTimeMillis() * 1000 - captureMicros) * 1000);
     publishFeature(message).whenComplete((ok, error) -> {
       if (error == null) {
         acked.increment();
