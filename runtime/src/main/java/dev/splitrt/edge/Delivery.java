@@ -98,6 +98,8 @@ public final class Delivery implements AutoCloseable {
   private final LongAdder chunked;
   private final LongAdder resplit;
   private final LatencyHistogram captureToResult;
+  private final LatencyHistogram captureToSend;
+  private final LatencyHistogram captureToAck;
   private volatile java.util.function.Consumer<Key> answeredListener = k -> {};
   private final Map<Key, Tracking> tracking = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -139,6 +141,9 @@ public final class Delivery implements AutoCloseable {
         "Results for features no longer in the spool (answered before, or expired)");
     badResults = metrics.counter("splitrt_edge_results_unreadable_total", "Messages on the results topic that are not result JSON");
     captureToResult = metrics.histogram("splitrt_edge_capture_to_result_seconds", "Capture to result at the device");
+    // The same names as the in-memory path's (EdgeDaemon), so the two paths compare stage by stage.
+    captureToSend = metrics.histogram("splitrt_edge_capture_to_send_seconds", "Capture to the first hand-off to the MQTT link");
+    captureToAck = metrics.histogram("splitrt_edge_capture_to_ack_seconds", "Capture to broker acknowledgement");
     // The same counter as the in-memory path's (EdgeDaemon): features sent as chunk sets.
     chunked = metrics.counter("splitrt_edge_features_chunked_total", "Features sent as chunk sets (larger than the broker's maximum packet)");
     resplit = metrics.counter("splitrt_edge_features_resplit_total",
@@ -331,6 +336,7 @@ public final class Delivery implements AutoCloseable {
       if (spool.get(e.key) == null) return; // its segment was reclaimed after an outcome
       throw gone;
     }
+    boolean first = t.attempts == 0;
     if (t.sent) resent.increment();
     t.sent = true;
     t.resendAtNanos = 0;
@@ -342,8 +348,10 @@ public final class Delivery implements AutoCloseable {
       t.countedChunked = true;
       chunked.increment();
     }
+    if (first) captureToSend.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
     sent.acked().whenComplete((ok, error) -> {
       if (error == null) {
+        if (attempt == 1) captureToAck.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
         t.resendAtNanos = System.nanoTime() + timeoutNanos(attempt);
       } else if (error instanceof PublishRejectedException r && r.reasonCode() == PACKET_TOO_LARGE && settings.chunking()
           && link.maxPacketBytes() > 0 && t.resplits < MAX_RESPLITS) {

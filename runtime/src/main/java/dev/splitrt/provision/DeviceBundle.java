@@ -42,6 +42,8 @@ public final class DeviceBundle {
   static final String CERT = "tls/device.pem";
   static final String CA = "tls/ca.pem";
   static final String UNIT = "systemd/splitrt-edge.service";
+  /** The device's state folder under the install root (the spool); made by the installer, writable by the unit. */
+  public static final String STATE = "state";
 
   /**
    * What to provision. {@code source}: the frame source URI on the device; {@code installRoot}: where
@@ -146,7 +148,10 @@ public final class DeviceBundle {
         + "broker:\n"
         + "  url: " + quote(spec.brokerUrl()) + "\n"
         + "  client_id: " + spec.deviceId() + "\n"
-        + "  tls: {ca_file: " + CA + ", cert_file: " + CERT + ", key_file: " + KEY + "}\n";
+        + "  tls: {ca_file: " + CA + ", cert_file: " + CERT + ", key_file: " + KEY + "}\n"
+        + "# Outside the versioned install, so it survives upgrades and rollbacks: the spool (STATE_DIR/spool) and its\n"
+        + "# boot epoch. Every accepted feature stays there until its result arrives (runtime/docs/delivery.md).\n"
+        + "state_dir: " + spec.installRoot() + "/" + STATE + "\n";
   }
 
   static String unit(String fleet, Spec spec) {
@@ -177,7 +182,7 @@ public final class DeviceBundle {
         + "UMask=0077\n"
         + "NoNewPrivileges=true\n"
         + "ProtectSystem=strict\n"
-        + "ReadWritePaths=" + root + "/engines " + root + "/cache\n"
+        + "ReadWritePaths=" + root + "/engines " + root + "/cache " + root + "/" + STATE + "\n"
         + "ProtectHome=true\n"
         + "PrivateTmp=true\n"
         + "ProtectKernelTunables=true\n"

@@ -56,11 +56,28 @@ class DaemonConfigTest {
   }
 
   @Test
+  void theSpoolIsOnByDefaultInTheStateDirectory(@TempDir Path dir) throws Exception {
+    EdgeConfig none = EdgeConfig.read(write(dir, EDGE));
+    assertThat(none.stateDirectory()).isEqualTo(Path.of("/var/lib/splitrt/cam-01"));
+    assertThat(none.deliverySpool()).as("no spool section: the spool is on").isNotNull();
+    assertThat(none.deliverySpool().settings().dir()).isEqualTo(Path.of("/var/lib/splitrt/cam-01/spool"));
+    assertThat(none.deliverySpool().settings().fsync()).isEqualTo(dev.splitrt.spool.SpoolSettings.Fsync.INTERVAL);
+    EdgeConfig state = EdgeConfig.read(write(dir, EDGE + "state_dir: /data/edge\nspool: {window: 8}\n"));
+    assertThat(state.deliverySpool().settings().dir()).isEqualTo(Path.of("/data/edge/spool"));
+    assertThat(state.deliverySpool().windowOrDefault()).isEqualTo(8);
+    EdgeConfig own = EdgeConfig.read(write(dir, EDGE + "state_dir: /data/edge\nspool: {dir: /flash/spool}\n"));
+    assertThat(own.deliverySpool().settings().dir()).isEqualTo(Path.of("/flash/spool"));
+    EdgeConfig off = EdgeConfig.read(write(dir, EDGE + "spool: {enabled: false}\n"));
+    assertThat(off.deliverySpool()).as("only enabled: false turns it off").isNull();
+    assertThatThrownBy(() -> EdgeConfig.read(write(dir, EDGE + "state_dir: ''\n"))).hasMessageContaining("'state_dir' is empty");
+  }
+
+  @Test
   void everyBadSpoolValueIsNamedWithItsFix(@TempDir Path dir) {
     String bad = EDGE + "spool: {max_bytes: 100, fsync: sometimes, full_policy: panic, window: 0, result_timeout_ms: 5, "
         + "max_age_seconds: 0}\n";
     assertThatThrownBy(() -> EdgeConfig.read(write(dir, bad))).isInstanceOf(ConfigException.class)
-        .hasMessageContaining("'spool.dir' is missing").hasMessageContaining("'spool.fsync' is 'sometimes'; write always, interval or never")
+        .hasMessageContaining("'spool.fsync' is 'sometimes'; write always, interval or never")
         .hasMessageContaining("'spool.full_policy'").hasMessageContaining("'spool.max_bytes'")
         .hasMessageContaining("'spool.window'").hasMessageContaining("'spool.result_timeout_ms'")
         .hasMessageContaining("'spool.max_age_seconds'");

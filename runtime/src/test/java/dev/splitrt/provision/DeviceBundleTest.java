@@ -57,8 +57,19 @@ class DeviceBundleTest {
     assertThat(new DeviceProfiles(x.resolve(c.profilesDir())).load(c.profile()).name()).isEqualTo("jetson-orin-nano-8gb");
     assertThat(Files.readString(x.resolve("systemd/splitrt-edge.service")))
         .contains("ExecStart=/usr/local/bin/splitrt edge --config /opt/splitrt/current/config/edge.yaml", "Restart=on-failure",
-            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current", "Environment=ORT_DISABLE_TELEMETRY=1\n");
-    assertUnitCachesAreWritable(Files.readString(x.resolve("systemd/splitrt-edge.service")));
+            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current", "Environment=ORT_DISABLE_TELEMETRY=1\n",
+            "ReadWritePaths=/opt/splitrt/engines /opt/splitrt/cache /opt/splitrt/state\n");
+    // The spool is on, outside the versioned install (it survives upgrades and rollbacks), writable under ProtectSystem=strict.
+    assertThat(c.stateDirectory()).isEqualTo(Path.of("/opt/splitrt/state"));
+    assertThat(c.deliverySpool().settings().dir()).isEqualTo(Path.of("/opt/splitrt/state/spool"));
+    String unit = Files.readString(x.resolve("systemd/splitrt-edge.service"));
+    assertUnitCachesAreWritable(unit);
+    assertThat(writablePaths(unit)).as("the spool under a ReadWritePaths entry")
+        .anyMatch(w -> c.deliverySpool().settings().dir().startsWith(Path.of(w)));
+  }
+
+  static List<String> writablePaths(String unit) {
+    return unit.lines().filter(l -> l.startsWith("ReadWritePaths=")).flatMap(l -> List.of(l.substring(15).split(" ")).stream()).toList();
   }
 
   /**
@@ -67,8 +78,7 @@ class DeviceBundleTest {
    * must end the process so that Restart=on-failure restarts it.
    */
   static void assertUnitCachesAreWritable(String unit) {
-    List<String> writable = unit.lines().filter(l -> l.startsWith("ReadWritePaths=")).flatMap(l -> List.of(l.substring(15).split(" ")).stream())
-        .toList();
+    List<String> writable = writablePaths(unit);
     List<String> caches = new ArrayList<>();
     for (String l : unit.lines().toList()) {
       String v = l.startsWith("Environment=") ? l.substring(12).replace("\"", "") : "";
@@ -91,6 +101,8 @@ class DeviceBundleTest {
     assertThat(Files.readSymbolicLink(root.resolve("current"))).hasToString("versions/1");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("current/tls/device.key")))).isEqualTo("rw-------");
     assertThat(said).anySatisfy(s -> assertThat(s).contains("first install: the bundle's fleet CA matches the pinned fingerprint"));
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("state")))).as("the spool's folder")
+        .isEqualTo("rwx------");
 
     BundleInstaller.Installed again = BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), said::add);
     assertThat(again.changed()).isFalse();
