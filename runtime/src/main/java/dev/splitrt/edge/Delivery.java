@@ -10,6 +10,7 @@ import dev.splitrt.spool.Spool.Key;
 import dev.splitrt.spool.Spool.Outcome;
 import dev.splitrt.transport.MqttLink;
 import dev.splitrt.transport.PublishRejectedException;
+import dev.splitrt.transport.ReasonCode;
 import dev.splitrt.transport.Topics;
 import java.io.IOException;
 import java.time.Duration;
@@ -119,7 +120,6 @@ public final class Delivery implements AutoCloseable {
    * broker whose limit shrank across reconnects; beyond that the refusal is for good.
    */
   static final int MAX_RESPLITS = 3;
-  private static final int PACKET_TOO_LARGE = 0x95;
 
   public Delivery(Spool spool, MqttLink link, Settings settings, String fleet, String deviceId, String modelId,
                   MetricsRegistry metrics) {
@@ -353,7 +353,7 @@ public final class Delivery implements AutoCloseable {
       if (error == null) {
         if (attempt == 1) captureToAck.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
         t.resendAtNanos = System.nanoTime() + timeoutNanos(attempt);
-      } else if (error instanceof PublishRejectedException r && r.reasonCode() == PACKET_TOO_LARGE && settings.chunking()
+      } else if (error instanceof PublishRejectedException r && r.code() == ReasonCode.PACKET_TOO_LARGE && settings.chunking()
           && link.maxPacketBytes() > 0 && t.resplits < MAX_RESPLITS) {
         // Sent whole before the link knew the broker's limit (or under a larger one): now it splits.
         t.resplits++;

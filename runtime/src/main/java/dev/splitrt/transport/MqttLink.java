@@ -787,20 +787,8 @@ public final class MqttLink implements AutoCloseable {
     int code = codes == null || codes.length == 0 ? 0 : codes[0];
     if (code >= 0x80) {
       throw new SubscriptionRefused(name + ": the broker refused the subscription to '" + s.filter() + "' with reason 0x"
-          + Integer.toHexString(code) + " (" + subscribeReason(code) + ")");
+          + Integer.toHexString(code) + " (" + ReasonCode.subscribeFix(code) + ")");
     }
-  }
-
-  private static String subscribeReason(int code) {
-    return switch (code) {
-      case 0x87 -> "not authorized: allow this client to read the topic in the broker ACL";
-      case 0x8F -> "topic filter invalid: build it with Topics";
-      case 0x9E -> "shared subscriptions not supported: use an MQTT 5 broker that has them (Mosquitto 2, HiveMQ, EMQX)";
-      case 0xA1 -> "subscription identifiers not supported";
-      case 0xA2 -> "wildcard subscriptions not supported by this broker";
-      case 0x97 -> "quota exceeded";
-      default -> "see the broker's log";
-    };
   }
 
   /** Paho's callbacks for one connection; events from an older connection are ignored. */
@@ -960,10 +948,10 @@ public final class MqttLink implements AutoCloseable {
           long size = packetSize(e);
           if (c.maxPacket > 0 && size > c.maxPacket) {
             finishLocked(e, false);
-            tooLarge = new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' is " + size
+            tooLarge = new PublishRejectedException(e.topic, ReasonCode.PACKET_TOO_LARGE.value(), name + ": message to '" + e.topic + "' is " + size
                 + " bytes on the wire but the largest packet this connection carries is " + c.maxPacket
                 + " bytes (broker's Maximum Packet Size or the configured max_packet_bytes; 0x95 "
-                + PublishRejectedException.describe(0x95) + ")");
+                + ReasonCode.PACKET_TOO_LARGE.publishFixText() + ")");
           } else {
             e.state = INFLIGHT;
             e.generation = c.generation;
@@ -1025,8 +1013,8 @@ public final class MqttLink implements AutoCloseable {
         inflight.remove(e.seq);
         finishLocked(e, false);
       }
-      refuse(e, new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' ("
-          + e.payload.length + " bytes) is larger than the broker accepts (0x95 " + PublishRejectedException.describe(0x95) + ")"));
+      refuse(e, new PublishRejectedException(e.topic, ReasonCode.PACKET_TOO_LARGE.value(), name + ": message to '" + e.topic + "' ("
+          + e.payload.length + " bytes) is larger than the broker accepts (0x95 " + ReasonCode.PACKET_TOO_LARGE.publishFixText() + ")"));
       return;
     }
     synchronized (lock) {
