@@ -361,7 +361,7 @@ public final class BundleInstaller {
       return msg;
     }
     try {
-      LoadedModel model = new ModelRegistry(version.resolve("models")).load(meta.model());
+      LoadedModel model = new ModelRegistry(version.resolve("models")).loadHead(meta.model());
       EngineReport r = probe.build(model.head(), "fp32", false, progress);
       String msg = "TensorRT engine for " + meta.model() + " head " + (r.fromCache() ? "found in the cache" : "built in " + r.buildMillis() + " ms")
           + ": " + r.file();

@@ -203,14 +203,16 @@ public final class DeviceBundle {
   }
 
   /**
-   * The manifest without {@code eval} (evaluation data stays on the operator's side), the three graphs
-   * ({@link ModelRegistry#load} checks all of them) and the reference folder, which {@code verify} uses.
+   * The manifest without {@code eval} (evaluation data stays on the operator's side), what the device
+   * runs — the head graph and, for the learned codec, its entropy tables ({@link ModelRegistry#loadHead}
+   * checks exactly these) — and the reference folder, which {@code verify} uses. No tail or full graph:
+   * they are the server half, 84x the head's bytes.
    */
   private static void addModel(List<Tar.Entry> entries, LoadedModel model, String root) throws IOException {
     ObjectNode tree = (ObjectNode) Yaml.mapper().readTree(model.dir().resolve("model.yaml").toFile());
     tree.remove("eval");
     entries.add(new Tar.Entry(root + "model.yaml", 0644, Tar.bytes(Yaml.mapper().writeValueAsString(tree))));
-    for (String f : List.of(model.manifest().head().file(), model.manifest().tail().file(), model.manifest().full().file())) {
+    for (String f : deviceFiles(model)) {
       entries.add(new Tar.Entry(root + f, 0644, Files.readAllBytes(model.resolve(f))));
     }
     Path refDir = model.resolve(model.manifest().reference()).getParent();
@@ -220,6 +222,16 @@ public final class DeviceBundle {
     }
     files.sort(null);
     for (Path f : files) entries.add(new Tar.Entry(root + model.dir().relativize(f).toString().replace('\\', '/'), 0644, Files.readAllBytes(f)));
+  }
+
+  /** The model files (relative to its folder) the device runs: the head graph and the learned codec's tables when it has them. */
+  public static List<String> deviceFiles(LoadedModel model) {
+    List<String> files = new ArrayList<>();
+    files.add(model.manifest().head().file());
+    if (model.manifest().bottleneck() != null && model.manifest().bottleneck().entropyModel() != null) {
+      files.add(model.manifest().bottleneck().entropyModel().file());
+    }
+    return files;
   }
 
   private static String quote(String s) {

@@ -96,7 +96,7 @@ public final class DeviceCheck {
     try {
       c = EdgeConfig.read(dir.resolve(DeviceBundle.CONFIG));
       Path models = dir.resolve(c.modelsDir() == null ? Path.of("models") : c.modelsDir());
-      model = new ModelRegistry(models).load(c.model());
+      model = new ModelRegistry(models).loadHead(c.model());
       ref = ReferenceVector.load(model).get(0);
     } catch (ConfigException | ModelException | IOException e) {
       return new Report(Outcome.BAD_INSTALL, e.getMessage(), steps, -1);

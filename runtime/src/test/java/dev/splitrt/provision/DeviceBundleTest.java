@@ -53,7 +53,9 @@ class DeviceBundleTest {
     assertThat(c.deviceId()).isEqualTo("cam-01");
     assertThat(c.fleet()).isEqualTo("demo");
     assertThat(c.broker().tls().keyFile()).hasToString("tls/device.key");
-    assertThat(new ModelRegistry(x.resolve(c.modelsDir())).load(c.model()).manifest().eval()).isNull();
+    // the server half stays on the server: the device validates and runs the head alone
+    assertThat(names).noneMatch(n -> n.endsWith("tail.onnx") || n.endsWith("full.onnx") || n.contains("/eval/"));
+    assertThat(new ModelRegistry(x.resolve(c.modelsDir())).loadHead(c.model()).manifest().eval()).isNull();
     assertThat(new DeviceProfiles(x.resolve(c.profilesDir())).load(c.profile()).name()).isEqualTo("jetson-orin-nano-8gb");
     assertThat(Files.readString(x.resolve("systemd/splitrt-edge.service")))
         .contains("ExecStart=/usr/local/bin/splitrt edge --config /opt/splitrt/current/config/edge.yaml", "Restart=on-failure",
@@ -204,6 +206,19 @@ class DeviceBundleTest {
     byte[] raw = Files.readAllBytes(evil);
     assertThat(raw.length).isPositive();
     assertThat(Tar.extract(evil, Files.createDirectories(dir.resolve("e")))).extracting(Tar.Extracted::name).containsExactly("a/b");
+  }
+
+  /** The learned codec's device needs its entropy tables (the encoder's half of the codec), and still no tail. */
+  @Test
+  void aLearnedCodecBundleCarriesItsEntropyTablesAndNoServerGraph() throws Exception {
+    DeviceBundle.Spec spec = DeviceBundle.Spec.of("cam-02", "fs-entropic-cls-l1", "jetson-orin-nano-8gb", "mqtts://broker.example:8883",
+        REPO.resolve("models"), REPO.resolve("device-profiles"));
+    Path b = DeviceBundle.build(ca, spec, dir.resolve("out2")).bundle();
+    Path x = Files.createDirectories(dir.resolve("x2"));
+    List<String> names = Tar.extract(b, x).stream().map(Tar.Extracted::name).toList();
+    assertThat(names).contains("models/fs-entropic-cls-l1/head.onnx", "models/fs-entropic-cls-l1/entropy.json")
+        .noneMatch(n -> n.endsWith(".onnx") && !n.endsWith("/head.onnx"));
+    assertThat(new ModelRegistry(x.resolve("models")).loadHead("fs-entropic-cls-l1").entropyTables().channels()).isEqualTo(8);
   }
 
   @Test

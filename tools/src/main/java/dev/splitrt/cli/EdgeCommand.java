@@ -36,7 +36,7 @@ final class EdgeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     EdgeConfig c = EdgeConfig.read(config);
     ModelRegistry registry = new ModelRegistry(c.modelsDir() != null ? c.modelsDir() : RepoPaths.models());
-    LoadedModel model = registry.load(c.model());
+    LoadedModel model = registry.loadHead(c.model());
     DeviceProfile profile = new DeviceProfiles(c.profilesDir() != null ? c.profilesDir() : RepoPaths.profiles()).load(c.profile());
     InferenceBackend backend = Backends.select(profile.backend());
     EdgeSettings settings = EdgeDaemon.settings(c, profile, model);
