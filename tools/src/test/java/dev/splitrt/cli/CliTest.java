@@ -97,4 +97,64 @@ class CliTest {
     assertThat(o.code()).isEqualTo(1);
     assertThat(o.err()).contains(cfg.toString()).contains("malformed YAML");
   }
+
+  private static void listener18883Only(Path ca, String after) throws Exception {
+    String conf = Files.readString(ca.resolve("broker/mosquitto.conf"));
+    assertThat(conf).as("mosquitto.conf after %s", after).contains("\nlistener 18883 127.0.0.1\n").doesNotContain("listener 8883");
+  }
+
+  /**
+   * Issue 12 acceptance: 'ca init --port 18883' stays 18883 through every command that rewrites the
+   * broker files ('provision tail', 'provision device', 'revoke'), run as an operator runs them.
+   */
+  @Test
+  void thePortGivenToCaInitStaysThroughProvisionTailDeviceAndRevoke(@TempDir Path dir) throws Exception {
+    Path ca = dir.resolve("pki");
+    Outcome init = run("provision", "ca", "init", "--dir", ca.toString(), "--fleet", "demo", "--port", "18883", "--bind-address", "127.0.0.1",
+        "--no-broker-group");
+    assertThat(init.code()).as(init.err()).isZero();
+    assertThat(init.out()).contains("listener 127.0.0.1:18883");
+    listener18883Only(ca, "ca init");
+    Outcome tail = run("provision", "tail", "--ca", ca.toString(), "--id", "tail-a", "--out", dir.resolve("tails").toString());
+    assertThat(tail.code()).as(tail.err()).isZero();
+    listener18883Only(ca, "provision tail");
+    Outcome device = run("provision", "device", "--ca", ca.toString(), "--id", "cam-1", "--profile", "x86-64-cpu", "--model", "fs-bottlefit-cls",
+        "--broker", "mqtts://127.0.0.1:18883", "--out", dir.resolve("bundles").toString());
+    assertThat(device.code()).as(device.err()).isZero();
+    listener18883Only(ca, "provision device");
+    Outcome revoke = run("provision", "revoke", "cam-1", "--ca", ca.toString());
+    assertThat(revoke.code()).as(revoke.err()).isZero();
+    listener18883Only(ca, "provision revoke");
+  }
+
+  /**
+   * Issue 12 acceptance: a first 'provision install' without a pinned CA is refused (exit 1, nothing
+   * installed) with a message that says how to pin it; the fingerprint 'ca init' printed, given as the
+   * message says, then installs.
+   */
+  @Test
+  void aFirstInstallWithoutAPinnedCaIsRefusedWithHowToPinIt(@TempDir Path dir) throws Exception {
+    Path ca = dir.resolve("pki");
+    Outcome init = run("provision", "ca", "init", "--dir", ca.toString(), "--fleet", "demo", "--no-broker-group");
+    assertThat(init.code()).as(init.err()).isZero();
+    java.util.regex.Matcher fp = java.util.regex.Pattern.compile("--ca-fingerprint (SHA256:[0-9a-f]{64})").matcher(init.out());
+    assertThat(fp.find()).as("ca init prints the pin: %s", init.out()).isTrue();
+    Outcome device = run("provision", "device", "--ca", ca.toString(), "--id", "cam-1", "--profile", "x86-64-cpu", "--model", "fs-bottlefit-cls",
+        "--broker", "mqtts://127.0.0.1:8883", "--out", dir.resolve("bundles").toString());
+    assertThat(device.code()).as(device.err()).isZero();
+    Path bundle = dir.resolve("bundles/cam-1.tar.gz");
+    assertThat(bundle).exists();
+
+    Outcome refused = run("provision", "install", bundle.toString(), "--root", dir.resolve("root").toString());
+    System.out.println("first install without a pin: " + refused.err().strip());
+    assertThat(refused.code()).isEqualTo(1);
+    assertThat(refused.err()).contains("no fleet CA is pinned").contains("--ca-fingerprint SHA256:").contains("--trust-ca FILE")
+        .contains("Nothing installed");
+    assertThat(dir.resolve("root/current")).doesNotExist();
+
+    Outcome pinned = run("provision", "install", bundle.toString(), "--root", dir.resolve("root").toString(), "--ca-fingerprint", fp.group(1));
+    assertThat(pinned.code()).as(pinned.err()).isZero();
+    assertThat(pinned.out()).contains("matches the pinned fingerprint");
+    assertThat(dir.resolve("root/current")).exists();
+  }
 }
