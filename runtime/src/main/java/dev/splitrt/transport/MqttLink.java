@@ -173,7 +173,7 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
-  private record Sub(String filter, int qos, MessageHandler handler) {}
+  private record Sub(TopicFilter filter, int qos, MessageHandler handler) {}
 
   /** One connection attempt: its Paho client and what the broker's CONNACK allowed. */
   private static final class Conn {
@@ -416,14 +416,14 @@ public final class MqttLink implements AutoCloseable {
    *     or after close
    */
   public void subscribe(String filter, int qos, MessageHandler handler) {
-    checkFilter(filter);
+    TopicFilter parsed = TopicFilter.of(filter);
     if (qos != 0 && qos != 1) {
       throw new IllegalArgumentException("subscription qos " + qos + " for '" + filter + "': use 0 or 1");
     }
     if (handler == null) {
       throw new IllegalArgumentException("handler for '" + filter + "' is null");
     }
-    Sub s = new Sub(filter, qos, handler);
+    Sub s = new Sub(parsed, qos, handler);
     Conn c;
     Sub previous;
     synchronized (lock) {
@@ -781,7 +781,7 @@ public final class MqttLink implements AutoCloseable {
   }
 
   private void subscribeOn(Conn conn, Sub s) throws MqttException, SubscriptionRefused {
-    IMqttToken t = conn.client.subscribe(new MqttSubscription(s.filter(), s.qos()));
+    IMqttToken t = conn.client.subscribe(new MqttSubscription(s.filter().value(), s.qos()));
     t.waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
     int[] codes = t.getReasonCodes();
     int code = codes == null || codes.length == 0 ? 0 : codes[0];
@@ -910,7 +910,7 @@ public final class MqttLink implements AutoCloseable {
     List<Sub> matching = new ArrayList<>(1);
     synchronized (lock) {
       for (Sub s : subs.values()) {
-        if (matches(s.filter(), topic)) {
+        if (s.filter().matches(topic)) {
           matching.add(s);
         }
       }
@@ -1195,34 +1195,6 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
-  /** MQTT topic filter matching; a {@code $share/<group>/} prefix is ignored. */
-  static boolean matches(String filter, String topic) {
-    String f = filter;
-    if (f.startsWith("$share/")) {
-      int slash = f.indexOf('/', 7);
-      f = f.substring(slash + 1);
-    }
-    String[] fp = f.split("/", -1);
-    String[] tp = topic.split("/", -1);
-    boolean system = topic.startsWith("$");
-    for (int i = 0; i < fp.length; i++) {
-      if (fp[i].equals("#")) {
-        return !(i == 0 && system);
-      }
-      if (i >= tp.length) {
-        return false;
-      }
-      if (fp[i].equals("+")) {
-        if (i == 0 && system) {
-          return false;
-        }
-      } else if (!fp[i].equals(tp[i])) {
-        return false;
-      }
-    }
-    return fp.length == tp.length;
-  }
-
   /** Returns the UTF-8 length of a valid publish topic. */
   static int checkTopic(String topic) {
     if (topic == null || topic.isEmpty()) {
@@ -1236,30 +1208,6 @@ public final class MqttLink implements AutoCloseable {
       throw new IllegalArgumentException("topic of " + n + " bytes is longer than MQTT's 65535");
     }
     return n;
-  }
-
-  static void checkFilter(String filter) {
-    if (filter == null || filter.isEmpty()) {
-      throw new IllegalArgumentException("topic filter is empty; build it with Topics");
-    }
-    String f = filter;
-    if (f.startsWith("$share/")) {
-      int slash = f.indexOf('/', 7);
-      String group = slash < 0 ? "" : f.substring(7, slash);
-      if (group.isEmpty() || group.contains("+") || group.contains("#") || slash == f.length() - 1) {
-        throw new IllegalArgumentException("shared subscription '" + filter + "' must be $share/<group>/<filter> "
-            + "with a group name without wildcards; use Topics.sharedFeatures");
-      }
-      f = f.substring(slash + 1);
-    }
-    String[] levels = f.split("/", -1);
-    for (int i = 0; i < levels.length; i++) {
-      String l = levels[i];
-      if ((l.contains("#") && (!l.equals("#") || i != levels.length - 1)) || (l.contains("+") && !l.equals("+"))) {
-        throw new IllegalArgumentException("topic filter '" + filter + "' misplaces a wildcard: '+' must fill a whole "
-            + "level and '#' must be the whole last level");
-      }
-    }
   }
 
   static String describe(Throwable t) {
