@@ -1,5 +1,6 @@
 package dev.splitrt.cli;
 
+import dev.splitrt.daemon.Daemons;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.splitrt.codec.CodecSpec;

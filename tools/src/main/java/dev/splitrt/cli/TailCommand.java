@@ -1,5 +1,6 @@
 package dev.splitrt.cli;
 
+import dev.splitrt.daemon.Daemons;
 import dev.splitrt.infer.BackendPreference;
 import dev.splitrt.config.TailConfig;
 import dev.splitrt.infer.Backends;
