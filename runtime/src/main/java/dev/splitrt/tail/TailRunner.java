@@ -62,7 +62,8 @@ public final class TailRunner implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TailRunner.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Message POISON = new Message("", new byte[0], 0);
-  static final int DEAD_LETTER_LOG_INTERVAL_S = 10;
+  /** Seconds between two dead-letter WARN lines of one reason (a flood of junk must not flood the log). */
+  public static final int DEAD_LETTER_LOG_INTERVAL_S = 10;
   /** Default bytes of features waiting for a worker. */
   public static final long DEFAULT_QUEUE_BYTES = 64L << 20;
   /** Default results kept to answer repeated features. */

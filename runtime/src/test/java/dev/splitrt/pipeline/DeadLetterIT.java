@@ -2,6 +2,9 @@ package dev.splitrt.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.splitrt.codec.CodecSpec;
@@ -30,9 +33,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * Bad features reach a real tail runner through a real broker: each lands on the dead-letter topic
@@ -103,6 +109,107 @@ class DeadLetterIT {
       assertThat(r.sequence()).isEqualTo(1);
       int expected = argmax(ref.tailOutput());
       assertThat(((Classification) r.prediction()).topK().get(0).label()).isEqualTo(expected);
+    }
+  }
+
+  /**
+   * Issue 12 (bounded work per message): a device flooding junk gets each message dead-lettered and
+   * counted, but not one WARN line each. {@value #FLOOD} CRC-broken and {@value #FLOOD} bad-magic frames
+   * give at most one line per reason per {@link TailRunner#DEAD_LETTER_LOG_INTERVAL_S} s, while
+   * {@code splitrt_tail_deadletter_total} and the per-reason counters count all of them; the first line
+   * after the interval says how many were not logged and which counter has them.
+   */
+  @Test
+  void aFloodOfJunkIsCountedInFullButLoggedOncePerReasonPerInterval(@TempDir Path dir) throws Exception {
+    Mosquitto.assumeAvailable();
+    LoadedModel model = new ModelRegistry(REPO.resolve("models")).load("fs-bottlefit-cls");
+    ReferenceVector ref = ReferenceVector.load(model).get(0);
+    String modelId = model.manifest().id();
+    byte[] good = new FeatureEncoder(new CodecSpec(8, Granularity.PER_TENSOR, false, Entropy.NONE), model.manifest().head().output().dims())
+        .encode(new FrameHeader(DEVICE, modelId, model.headSha256(), 1, 0, 224, 224), FloatBuffer.wrap(ref.headOutput()));
+    byte[] crc = good.clone();
+    crc[good.length / 2] ^= 0x5a;
+    byte[] magic = good.clone();
+    magic[0] = 'X';
+
+    Logger tailLog = (Logger) LoggerFactory.getLogger(TailRunner.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    tailLog.addAppender(lines);
+    MetricsRegistry metrics = new MetricsRegistry();
+    try (Mosquitto broker = Mosquitto.start(dir);
+         MqttLink tailLink = MqttLink.start(MqttSettings.defaults(broker.url(), "dl-tail"), null);
+         MqttLink client = MqttLink.start(MqttSettings.defaults(broker.url(), "dl-client"), null);
+         TailRunner tail = TailRunner.start(new TailRunner.Settings(FLEET, "dl-tail", "dl-tail", 1, 0, false, 16), List.of(model),
+             Backends.byName("onnxruntime").orElseThrow(), tailLink, metrics)) {
+      assertThat(client.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      assertThat(tailLink.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      AtomicInteger letters = new AtomicInteger();
+      client.subscribe(Topics.deadLetter(FLEET), 1, (t, p) -> letters.incrementAndGet());
+      Thread.sleep(300);
+      String topic = Topics.features(FLEET, DEVICE, modelId);
+      long start = System.nanoTime();
+      List<CompletableFuture<Void>> sent = new java.util.ArrayList<>();
+      for (int k = 0; k < FLOOD; k++) {
+        sent.add(client.publish(topic, crc, 1, false));
+        sent.add(client.publish(topic, magic, 1, false));
+      }
+      CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get();
+      long deadline = System.currentTimeMillis() + 60_000;
+      while (tail.stats().deadLettered() < 2 * FLOOD && System.currentTimeMillis() < deadline) Thread.sleep(20);
+      double floodSeconds = (System.nanoTime() - start) / 1e9;
+      assertThat(tail.stats().deadLettered()).as("every junk frame is dead-lettered").isEqualTo(2 * FLOOD);
+      List<String> warned = warnings(lines);
+      long allowed = 1 + (long) Math.floor(floodSeconds / TailRunner.DEAD_LETTER_LOG_INTERVAL_S);
+      System.out.printf("junk flood: %d frames dead-lettered in %.1f s, %d WARN lines (at most %d per reason allowed)%n", 2 * FLOOD,
+          floodSeconds, warned.size(), allowed);
+      assertThat(warned.stream().filter(l -> l.contains(": crc_mismatch: ")).count()).isBetween(1L, allowed);
+      assertThat(warned.stream().filter(l -> l.contains(": bad_magic: ")).count()).isBetween(1L, allowed);
+      assertThat(warned).hasSizeLessThanOrEqualTo((int) (2 * allowed));
+      String text = metrics.prometheusText();
+      assertThat(text).contains("\nsplitrt_tail_deadletter_total " + 2 * FLOOD + "\n")
+          .contains("\nsplitrt_tail_deadletter_crc_mismatch_total " + FLOOD + "\n")
+          .contains("\nsplitrt_tail_deadletter_bad_magic_total " + FLOOD + "\n");
+
+      // One more after the interval since the last crc_mismatch line: its line carries the count of those not
+      // logged since; over all crc_mismatch lines, lines plus the counts they report are every such frame.
+      long lastCrcLine = crcLines(lines).get(crcLines(lines).size() - 1).getTimeStamp();
+      Thread.sleep(Math.max(0, lastCrcLine + TailRunner.DEAD_LETTER_LOG_INTERVAL_S * 1000L + 500 - System.currentTimeMillis()));
+      int before = crcLines(lines).size();
+      client.publish(topic, crc, 1, false).get();
+      deadline = System.currentTimeMillis() + 10_000;
+      while (crcLines(lines).size() == before && System.currentTimeMillis() < deadline) Thread.sleep(20);
+      List<String> crcText = crcLines(lines).stream().map(ILoggingEvent::getFormattedMessage).toList();
+      System.out.println("last crc_mismatch line: " + crcText.get(crcText.size() - 1));
+      assertThat(crcText).hasSize(before + 1);
+      assertThat(crcText.get(before)).contains(" more 'crc_mismatch' in the last " + TailRunner.DEAD_LETTER_LOG_INTERVAL_S + " s not logged; see "
+          + "splitrt_tail_deadletter_crc_mismatch_total");
+      long reported = 0;
+      for (String l : crcText) {
+        java.util.regex.Matcher n = java.util.regex.Pattern.compile("\\((\\d+) more 'crc_mismatch'").matcher(l);
+        if (n.find()) reported += Long.parseLong(n.group(1));
+      }
+      assertThat(crcText.size() + reported).as("crc_mismatch lines plus the suppressed counts they report").isEqualTo(FLOOD + 1);
+      deadline = System.currentTimeMillis() + 10_000;
+      while (letters.get() < 2 * FLOOD + 1 && System.currentTimeMillis() < deadline) Thread.sleep(20);
+      assertThat(letters.get()).as("each one is still on the dead-letter topic").isEqualTo(2 * FLOOD + 1);
+    } finally {
+      tailLog.detachAppender(lines);
+    }
+  }
+
+  private static final int FLOOD = 500;
+
+  /** The dead-letter WARN lines captured so far (the appender appends under its own lock, from the tail's workers). */
+  private static List<String> warnings(ListAppender<ILoggingEvent> lines) {
+    synchronized (lines) {
+      return lines.list.stream().filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN && e.getFormattedMessage().contains("dead-lettered message")).map(ILoggingEvent::getFormattedMessage).toList();
+    }
+  }
+
+  private static List<ILoggingEvent> crcLines(ListAppender<ILoggingEvent> lines) {
+    synchronized (lines) {
+      return lines.list.stream().filter(e -> e.getFormattedMessage().contains(": crc_mismatch: ")).toList();
     }
   }
 
