@@ -1,6 +1,5 @@
 package dev.splitrt.codec;
 
-import dev.splitrt.model.ModelManifest;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -34,7 +33,7 @@ public record CodecSpec(int bits, Granularity granularity, boolean symmetric, En
    * granularity "per_tensor" / "per_channel" / "three_range" / "three_range_per_channel", entropy
    * "none" / "deflate" / "zstd".
    */
-  public static CodecSpec of(ModelManifest.Codec c) {
+  public static CodecSpec of(CodecConfig c) {
     Objects.requireNonNull(c, "bottleneck.codec is missing; give bits, granularity, symmetric, entropy");
     if ("rans".equals(c.entropy()) || "learned".equals(c.granularity())) {
       throw new IllegalArgumentException("codec {granularity: " + c.granularity() + ", entropy: " + c.entropy()
@@ -61,8 +60,8 @@ public record CodecSpec(int bits, Granularity granularity, boolean symmetric, En
   }
 
   /** The manifest form of this spec, as {@link #of} reads it back. */
-  public ModelManifest.Codec toManifest() {
-    return new ModelManifest.Codec(bits, granularity.name().toLowerCase(Locale.ROOT), symmetric,
+  public CodecConfig toManifest() {
+    return new CodecConfig(bits, granularity.name().toLowerCase(Locale.ROOT), symmetric,
         entropy.name().toLowerCase(Locale.ROOT));
   }
 
@@ -94,6 +93,6 @@ public record CodecSpec(int bits, Granularity granularity, boolean symmetric, En
       }
       sym = p[2].equals("sym");
     }
-    return of(new ModelManifest.Codec(bits, p[1], sym, p[p.length - 1]));
+    return of(new CodecConfig(bits, p[1], sym, p[p.length - 1]));
   }
 }

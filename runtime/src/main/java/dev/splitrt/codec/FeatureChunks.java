@@ -37,7 +37,7 @@ public final class FeatureChunks {
 
   /**
    * Splits {@code frame} into chunk messages of at most {@code maxChunkBytes} each (header and CRC
-   * included). The set id is derived from the frame (its CRC32C and length), so a resent frame's chunks
+   * included). The set id is derived from the frame ({@link #setId}), so a resent frame's chunks
    * form the same set again.
    *
    * @throws IllegalArgumentException when {@code maxChunkBytes} leaves no room for data or the frame
@@ -56,7 +56,7 @@ public final class FeatureChunks {
           + " data bytes, more than " + MAX_COUNT + "; raise the broker's max_packet_size");
     }
     int frameCrc = crc(frame, 0, frame.length);
-    long setId = ((frameCrc & 0xFFFFFFFFL) << 32) | frame.length;
+    long setId = setId(frame);
     List<byte[]> out = new ArrayList<>((int) count);
     for (int i = 0; i < count; i++) {
       int off = i * room;
@@ -68,6 +68,19 @@ public final class FeatureChunks {
       out.add(b.array());
     }
     return out;
+  }
+
+  /**
+   * {@code CRC-32(frame) << 32 | length}, with the IEEE polynomial ({@link java.util.zip.CRC32}): the
+   * same for a resent frame, different for different frames. Not CRC32C: a FeatureFrame ends with the
+   * CRC32C of what precedes it, so the CRC32C of a whole FeatureFrame is that CRC's residue,
+   * {@code 0x48674bc7}, for every frame, and (the CRC being linear) so is any CRC32C over a fixed
+   * prefix or suffix and the frame: equal-length frames would all share one set id.
+   */
+  static long setId(byte[] frame) {
+    java.util.zip.CRC32 c = new java.util.zip.CRC32();
+    c.update(frame, 0, frame.length);
+    return (c.getValue() << 32) | (frame.length & 0xFFFFFFFFL);
   }
 
   static int crc(byte[] b, int off, int len) {

@@ -2,9 +2,7 @@ package dev.splitrt.codec;
 
 import dev.splitrt.codec.FeatureFrameException.Reason;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Objects;
-import java.util.zip.CRC32C;
 
 /**
  * Strict decoder of FeatureFrame version 4 with the learned codec ({@code runtime/docs/feature-frame-v4.md}
@@ -41,41 +39,20 @@ public final class LearnedFeatureDecoder {
   }
 
   public LearnedFeatureFrame decode(byte[] m) throws FeatureFrameException {
-    if (m == null) throw new FeatureFrameException(Reason.TRUNCATED, "message is null");
-    for (int k = 0; k < Math.min(4, m.length); k++) {
-      if (m[k] != Wire.MAGIC[k]) {
-        throw new FeatureFrameException(Reason.BAD_MAGIC, "first bytes are "
-            + HexFormat.ofDelimiter(" ").formatHex(m, 0, Math.min(4, m.length)) + ", expected 53 52 54 46 ('SRTF')");
-      }
-    }
-    need(m, 0, 6, "magic, version and flags");
+    FrameReading.magic(m);
     int version = Wire.u8(m, 4);
     if (version != VERSION_4) {
       throw new FeatureFrameException(Reason.UNSUPPORTED_VERSION, "version " + version
           + "; this decoder reads version 4 (learned codec); versions 1 to 3 are FeatureDecoder's");
     }
-    int flags = Wire.u8(m, 5);
-    if (flags != 0) bad(5, "flags = 0x" + Integer.toHexString(flags) + "; v4 defines no flags, must be 0");
-    int p = 6;
-    need(m, p, 1, "device id length");
-    int devLen = Wire.u8(m, p);
-    if (devLen < 1 || devLen > Wire.MAX_ID_BYTES) bad(p, "device id length " + devLen + "; allowed 1..128");
-    int devOff = p + 1;
-    p = devOff + devLen;
-    need(m, p, 1, "model id length");
-    int modelLen = Wire.u8(m, p);
-    if (modelLen < 1 || modelLen > Wire.MAX_ID_BYTES) bad(p, "model id length " + modelLen + "; allowed 1..128");
-    int modelOff = p + 1;
-    p = modelOff + modelLen;
+    FrameReading.Ids ids = FrameReading.ids(m, version);
+    int p = ids.hashOffset();
     int hashOff = p;
     need(m, p, Wire.HASH_BYTES + 24 + 6, "head hash, sequence, epoch, timestamp, source size and codec bytes");
     p += Wire.HASH_BYTES + 20;
+    FrameReading.sourceSize(m, p);
     int sourceWidth = Wire.u16(m, p);
     int sourceHeight = Wire.u16(m, p + 2);
-    if ((sourceWidth == 0) != (sourceHeight == 0)) {
-      bad(sourceWidth == 0 ? p : p + 2, "source width " + sourceWidth + " and source height " + sourceHeight
-          + "; both must be 0 (unknown) or both >= 1");
-    }
     p += 4;
     int dtype = Wire.u8(m, p);
     if (dtype != Wire.DTYPE_FLOAT32) bad(p, "dtype " + dtype + "; v4 defines only 1 (float32)");
@@ -90,22 +67,8 @@ public final class LearnedFeatureDecoder {
     int rank = Wire.u8(m, p + 5);
     if (rank < 2 || rank > Wire.MAX_RANK) bad(p + 5, "rank " + rank + "; allowed 2.." + Wire.MAX_RANK + " (axis 1 = channels)");
     p += 6;
-    need(m, p, 4L * rank, "dims");
-    long[] dims = new long[rank];
-    for (int k = 0; k < rank; k++) {
-      dims[k] = Wire.u32(m, p + 4 * k);
-      if (dims[k] == 0) bad(p + 4 * k, "dim[" + k + "] = 0; dims must be >= 1");
-    }
-    long n = 1;
-    for (int k = 0; k < rank; k++) {
-      long hi = Math.multiplyHigh(n, dims[k]);
-      n *= dims[k];
-      if (hi != 0 || n < 0) throw new FeatureFrameException(Reason.TOO_LARGE, "dims " + Arrays.toString(dims) + ": element count overflows 64 bits");
-    }
-    if (n > maxElements) {
-      throw new FeatureFrameException(Reason.TOO_LARGE, "dims " + Arrays.toString(dims) + " hold " + n
-          + " elements, more than this decoder's limit of " + maxElements);
-    }
+    long[] dims = FrameReading.dims(m, p, rank, maxElements);
+    long n = FrameReading.elements(dims);
     if (dims[1] != tables.channels()) {
       bad(p + 4, "dims " + Arrays.toString(dims) + " have " + dims[1] + " channels; the entropy tables have " + tables.channels());
     }
@@ -123,23 +86,9 @@ public final class LearnedFeatureDecoder {
     }
     p += 8;
     int payloadOff = p;
-    long end = payloadOff + payloadLen + Wire.CRC_BYTES;
-    if (m.length < end) {
-      throw new FeatureFrameException(Reason.TRUNCATED, "message has " + m.length + " bytes but its header declares "
-          + end + " (payload of " + payloadLen + " bytes at offset " + payloadOff + " plus 4-byte CRC)");
-    }
-    if (m.length > end) bad((int) end, (m.length - end) + " trailing bytes after the CRC");
-    int crcOff = (int) end - Wire.CRC_BYTES;
-    CRC32C crc = new CRC32C();
-    crc.update(m, 0, crcOff);
-    int computed = (int) crc.getValue();
-    int stored = Wire.i32(m, crcOff);
-    if (computed != stored) {
-      throw new FeatureFrameException(Reason.CRC_MISMATCH, String.format(
-          "stored CRC-32C 0x%08x, computed 0x%08x over bytes [0, %d); the message was corrupted", stored, computed, crcOff));
-    }
-    String deviceId = id(m, devOff, devLen, "device id");
-    String modelId = id(m, modelOff, modelLen, "model id");
+    FrameReading.lengthAndCrc(m, payloadOff, payloadLen);
+    String deviceId = FrameReading.id(m, ids.deviceOffset(), ids.deviceLength(), "device id");
+    String modelId = FrameReading.id(m, ids.modelOffset(), ids.modelLength(), "model id");
     byte[] hash = Arrays.copyOfRange(m, hashOff, hashOff + Wire.HASH_BYTES);
     long sequence = Wire.u64(m, hashOff + Wire.HASH_BYTES);
     long epoch = Wire.u32(m, hashOff + Wire.HASH_BYTES + 8);
@@ -152,24 +101,11 @@ public final class LearnedFeatureDecoder {
     return new LearnedFeatureFrame(header, shape, tableId, symbols);
   }
 
-  private static String id(byte[] m, int off, int len, String what) throws FeatureFrameException {
-    for (int k = 0; k < len; k++) {
-      int b = Wire.u8(m, off + k);
-      if (!Wire.idByteAllowed(b)) {
-        bad(off + k, what + " has byte 0x" + Integer.toHexString(b) + " at index " + k + "; allowed characters: A-Z a-z 0-9 . _ -");
-      }
-    }
-    return new String(m, off, len, java.nio.charset.StandardCharsets.US_ASCII);
-  }
-
   private static void need(byte[] m, int off, long count, String what) throws FeatureFrameException {
-    if (off + count > m.length) {
-      throw new FeatureFrameException(Reason.TRUNCATED, "message has " + m.length + " bytes; " + what + " need "
-          + count + " bytes at offset " + off);
-    }
+    FrameReading.need(m, off, count, what);
   }
 
   private static void bad(int off, String what) throws FeatureFrameException {
-    throw new FeatureFrameException(Reason.BAD_HEADER, "at offset " + off + ": " + what);
+    FrameReading.bad(off, what);
   }
 }

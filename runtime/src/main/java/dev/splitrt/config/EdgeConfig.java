@@ -1,6 +1,6 @@
 package dev.splitrt.config;
 
-import dev.splitrt.model.ModelManifest;
+import dev.splitrt.codec.CodecConfig;
 import dev.splitrt.spool.SpoolSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,7 +21,8 @@ import java.util.Locale;
  * broker: {url: tcp://127.0.0.1:1883}
  * pipeline: {fps_cap: 15, queue_depth: 4}   # optional overrides
  * metrics_port: 9101                          # optional; 0 or absent = off
- * spool: {dir: /var/lib/splitrt/spool}        # optional: durable spool + end-to-end acks (delivery.md)
+ * state_dir: /var/lib/splitrt/cam-01          # optional (this default): kept across restarts (the spool)
+ * spool: {fsync: interval}                     # optional: on by default in STATE_DIR/spool (delivery.md)
  * </pre>
  */
 public record EdgeConfig(
@@ -38,14 +39,36 @@ public record EdgeConfig(
     String metricsBind,
     Integer healthStallSeconds,
     Boolean chunking,
-    SpoolConfig spool) {
+    SpoolConfig spool,
+    Path stateDir) {
+  /** Where a device keeps its state unless {@code state_dir} says: {@code /var/lib/splitrt/<device_id>}. */
+  public static final Path DEFAULT_STATE_ROOT = Path.of("/var/lib/splitrt");
 
-  /** Without a spool section: the in-memory outbox only (no delivery contract; see delivery.md). */
+  /** Without spool or state sections: the default spool in {@link #stateDirectory()} (see delivery.md). */
   public EdgeConfig(String deviceId, String fleet, String model, Path modelsDir, String profile, Path profilesDir,
                     String source, BrokerConfig broker, PipelineOverrides pipeline, Integer metricsPort,
                     String metricsBind, Integer healthStallSeconds, Boolean chunking) {
     this(deviceId, fleet, model, modelsDir, profile, profilesDir, source, broker, pipeline, metricsPort,
-        metricsBind, healthStallSeconds, chunking, null);
+        metricsBind, healthStallSeconds, chunking, null, null);
+  }
+
+  /**
+   * The folder for what the edge keeps across restarts (the spool and its boot epoch): {@code state_dir},
+   * default {@code /var/lib/splitrt/<device_id>}, one per device (two edges must not share a spool).
+   */
+  public Path stateDirectory() {
+    return stateDir != null ? stateDir : DEFAULT_STATE_ROOT.resolve(deviceId);
+  }
+
+  /**
+   * The spool this edge runs with, on by default: the {@code spool} section's values over the
+   * defaults, in {@code STATE_DIR/spool} unless {@code spool.dir} names a folder; null only with
+   * {@code spool: {enabled: false}} (the in-memory outbox, whose duty ends at the broker's PUBACK).
+   */
+  public SpoolConfig deliverySpool() {
+    if (spool != null && Boolean.FALSE.equals(spool.enabled())) return null;
+    SpoolConfig s = spool != null ? spool : SpoolConfig.DEFAULTS;
+    return s.dir() != null ? s : s.withDir(stateDirectory().resolve("spool"));
   }
 
   /** Chunk FeatureFrames larger than the broker's maximum packet (default true); false: such frames are refused and counted. */
@@ -64,15 +87,23 @@ public record EdgeConfig(
   }
 
   /** Any of these replaces the device profile's value. */
-  public record PipelineOverrides(Double fpsCap, Integer queueDepth, Integer threads, ModelManifest.Codec codec) {}
+  public record PipelineOverrides(Double fpsCap, Integer queueDepth, Integer threads, CodecConfig codec) {}
 
   /**
    * The durable spool and the end-to-end acknowledgement ({@code runtime/docs/delivery.md}); every
-   * value but {@code dir} has a default there.
+   * value has a default there ({@code dir}: {@code STATE_DIR/spool}); {@code enabled: false} turns it off.
    */
   public record SpoolConfig(Path dir, Long maxBytes, Long segmentBytes, Long maxAgeSeconds, String fsync,
                             Long fsyncIntervalMs, String fullPolicy, Integer window, Long resultTimeoutMs,
-                            Long resultTimeoutMaxMs, Long healthMaxWaitMs) {
+                            Long resultTimeoutMaxMs, Long healthMaxWaitMs, Boolean enabled) {
+    /** Every value at its default (the folder comes from the state dir). */
+    public static final SpoolConfig DEFAULTS = new SpoolConfig(null, null, null, null, null, null, null, null, null, null, null, null);
+
+    public SpoolConfig withDir(Path d) {
+      return new SpoolConfig(d, maxBytes, segmentBytes, maxAgeSeconds, fsync, fsyncIntervalMs, fullPolicy, window, resultTimeoutMs,
+          resultTimeoutMaxMs, healthMaxWaitMs, enabled);
+    }
+
     public static final int DEFAULT_WINDOW = 64;
     public static final long DEFAULT_RESULT_TIMEOUT_MS = 5_000;
     public static final long DEFAULT_RESULT_TIMEOUT_MAX_MS = 60_000;
@@ -106,7 +137,9 @@ public record EdgeConfig(
     }
 
     void validate(List<String> errors) {
-      if (dir == null) errors.add("'spool.dir' is missing; name a folder on persistent storage, e.g. /var/lib/splitrt/spool");
+      if (dir != null && dir.toString().isBlank()) {
+        errors.add("'spool.dir' is empty; name a folder on persistent storage, or leave it out for STATE_DIR/spool");
+      }
       if (fsync != null && !List.of("always", "interval", "never").contains(fsync.toLowerCase(Locale.ROOT))) {
         errors.add("'spool.fsync' is '" + fsync + "'; write always, interval or never");
       }
@@ -149,6 +182,9 @@ public record EdgeConfig(
     }
     if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) errors.add("'metrics_port' must be 0..65535");
     if (spool != null) spool.validate(errors);
+    if (stateDir != null && stateDir.toString().isBlank()) {
+      errors.add("'state_dir' is empty; name a folder on persistent storage (default /var/lib/splitrt/<device_id>)");
+    }
     if (healthStall() < 1 || healthStall() > 86_400) errors.add("'health_stall_seconds' must be 1..86400");
     if (metricsBind != null && metricsBind.isBlank()) errors.add("'metrics_bind' must be an address such as 127.0.0.1 or 0.0.0.0");
     BrokerConfig.require(errors, origin);

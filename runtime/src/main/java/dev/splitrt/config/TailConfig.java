@@ -32,7 +32,31 @@ public record TailConfig(
     Integer resultCache,
     Integer instance,
     Long receiveMaxPacketBytes,
-    String metricsBind) {
+    String metricsBind,
+    Long reassemblyBytes,
+    Integer reassemblySets,
+    Integer chunkTimeoutSeconds) {
+  /** Default bytes of frames that incomplete chunk sets may hold together (feature-chunk-v1.md). */
+  public static final long DEFAULT_REASSEMBLY_BYTES = 32L << 20;
+  /** Default chunk sets open at once. */
+  public static final int DEFAULT_REASSEMBLY_SETS = 256;
+  /** Default seconds a chunk set may take from its first chunk to its last. */
+  public static final int DEFAULT_CHUNK_TIMEOUT_SECONDS = 30;
+
+  /** Bytes of frames that incomplete chunk sets may hold together (default 32 MiB): the reassembly memory bound. */
+  public long reassemblyByteLimit() {
+    return reassemblyBytes == null ? DEFAULT_REASSEMBLY_BYTES : reassemblyBytes;
+  }
+
+  /** Chunk sets open at once (default 256). */
+  public int reassemblySetLimit() {
+    return reassemblySets == null ? DEFAULT_REASSEMBLY_SETS : reassemblySets;
+  }
+
+  /** How long an incomplete chunk set is kept from its first chunk before it is dead-lettered (default 30 s). */
+  public java.time.Duration chunkTimeout() {
+    return java.time.Duration.ofSeconds(chunkTimeoutSeconds == null ? DEFAULT_CHUNK_TIMEOUT_SECONDS : chunkTimeoutSeconds);
+  }
 
   /** Payload bytes of features waiting for a worker (default 64 MiB): the tail's memory bound for queued work. */
   public long queueByteLimit() {
@@ -97,6 +121,16 @@ public record TailConfig(
     if (instanceNumber() < 0 || instanceNumber() > 9999) errors.add("'instance' must be 0..9999");
     if (receiveMaxPacket() != 0 && (receiveMaxPacket() < 1024 || receiveMaxPacket() > 268_435_460L)) {
       errors.add("'receive_max_packet_bytes' must be 0 (computed from the models) or 1024..268435460");
+    }
+    if (reassemblyByteLimit() < 65536 || reassemblyByteLimit() > (1L << 34)) {
+      errors.add("'reassembly_bytes' must be 65536..17179869184 (e.g. 33554432 = 32 MiB); it bounds the frames incomplete "
+          + "chunk sets hold together, so make it at least a few of your largest features");
+    }
+    if (reassemblySetLimit() < 1 || reassemblySetLimit() > 65535) {
+      errors.add("'reassembly_sets' must be 1..65535 (chunk sets open at once; default 256)");
+    }
+    if (chunkTimeoutSeconds != null && (chunkTimeoutSeconds < 1 || chunkTimeoutSeconds > 3600)) {
+      errors.add("'chunk_timeout_seconds' must be 1..3600 (default 30); an incomplete set is dead-lettered after it");
     }
     if (metricsBind != null && metricsBind.isBlank()) errors.add("'metrics_bind' must be an address such as 127.0.0.1 or 0.0.0.0");
     BrokerConfig.require(errors, origin);

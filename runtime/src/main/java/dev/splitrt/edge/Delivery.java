@@ -10,6 +10,7 @@ import dev.splitrt.spool.Spool.Key;
 import dev.splitrt.spool.Spool.Outcome;
 import dev.splitrt.transport.MqttLink;
 import dev.splitrt.transport.PublishRejectedException;
+import dev.splitrt.transport.ReasonCode;
 import dev.splitrt.transport.Topics;
 import java.io.IOException;
 import java.time.Duration;
@@ -44,8 +45,12 @@ public final class Delivery implements AutoCloseable {
    * @param resultTimeout how long after a PUBACK a result may take before the feature is sent again
    * @param resultTimeoutMax the timeout doubles at every resend up to this
    * @param healthMaxWait health is degraded while the oldest unanswered feature waits longer than this
+   * @param chunking split a feature larger than the link's largest packet into chunks
+   *     ({@code feature-chunk-v1.md}); false: such a feature is refused by the link and expires as
+   *     {@code refused}
    */
-  public record Settings(int window, Duration resultTimeout, Duration resultTimeoutMax, Duration healthMaxWait) {
+  public record Settings(int window, Duration resultTimeout, Duration resultTimeoutMax, Duration healthMaxWait,
+                         boolean chunking) {
     public static final int DEFAULT_WINDOW = 64;
     public static final Duration DEFAULT_RESULT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_RESULT_TIMEOUT_MAX = Duration.ofSeconds(60);
@@ -59,6 +64,11 @@ public final class Delivery implements AutoCloseable {
       if (resultTimeoutMax.compareTo(resultTimeout) < 0) {
         throw new IllegalArgumentException("result timeout max " + resultTimeoutMax + " is below the timeout " + resultTimeout);
       }
+    }
+
+    /** With chunking on (the edge config's default). */
+    public Settings(int window, Duration resultTimeout, Duration resultTimeoutMax, Duration healthMaxWait) {
+      this(window, resultTimeout, resultTimeoutMax, healthMaxWait, true);
     }
 
     public static Settings defaults() {
@@ -86,7 +96,11 @@ public final class Delivery implements AutoCloseable {
   private final LongAdder resent;
   private final LongAdder duplicates;
   private final LongAdder badResults;
+  private final LongAdder chunked;
+  private final LongAdder resplit;
   private final LatencyHistogram captureToResult;
+  private final LatencyHistogram captureToSend;
+  private final LatencyHistogram captureToAck;
   private volatile java.util.function.Consumer<Key> answeredListener = k -> {};
   private final Map<Key, Tracking> tracking = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -95,7 +109,17 @@ public final class Delivery implements AutoCloseable {
     volatile boolean sent;
     volatile long resendAtNanos; // 0: waiting for the PUBACK
     int attempts;
+    /** Times it was refused as too large and sent again split (bounded by {@link #MAX_RESPLITS}). */
+    volatile int resplits;
+    boolean countedChunked;
   }
+
+  /**
+   * A feature refused as too large (0x95) is split and sent again at most this often: once covers a
+   * feature queued whole before the link's first CONNACK told the broker's limit, and a few more a
+   * broker whose limit shrank across reconnects; beyond that the refusal is for good.
+   */
+  static final int MAX_RESPLITS = 3;
 
   public Delivery(Spool spool, MqttLink link, Settings settings, String fleet, String deviceId, String modelId,
                   MetricsRegistry metrics) {
@@ -117,6 +141,13 @@ public final class Delivery implements AutoCloseable {
         "Results for features no longer in the spool (answered before, or expired)");
     badResults = metrics.counter("splitrt_edge_results_unreadable_total", "Messages on the results topic that are not result JSON");
     captureToResult = metrics.histogram("splitrt_edge_capture_to_result_seconds", "Capture to result at the device");
+    // The same names as the in-memory path's (EdgeDaemon), so the two paths compare stage by stage.
+    captureToSend = metrics.histogram("splitrt_edge_capture_to_send_seconds", "Capture to the first hand-off to the MQTT link");
+    captureToAck = metrics.histogram("splitrt_edge_capture_to_ack_seconds", "Capture to broker acknowledgement");
+    // The same counter as the in-memory path's (EdgeDaemon): features sent as chunk sets.
+    chunked = metrics.counter("splitrt_edge_features_chunked_total", "Features sent as chunk sets (larger than the broker's maximum packet)");
+    resplit = metrics.counter("splitrt_edge_features_resplit_total",
+        "Features refused as larger than the connection's maximum packet and sent again as chunks (queued before its CONNACK)");
     metrics.gauge("splitrt_edge_spool_features", "Unanswered features in the spool", spool::liveCount);
     metrics.gauge("splitrt_edge_spool_bytes", "Bytes of spool segments on disk", spool::bytes);
     metrics.gauge("splitrt_edge_spool_oldest_wait_seconds", "Age of the oldest unanswered feature",
@@ -305,15 +336,30 @@ public final class Delivery implements AutoCloseable {
       if (spool.get(e.key) == null) return; // its segment was reclaimed after an outcome
       throw gone;
     }
+    boolean first = t.attempts == 0;
     if (t.sent) resent.increment();
     t.sent = true;
     t.resendAtNanos = 0;
     int attempt = ++t.attempts;
     // The broker may drop it once it is older than the spool's max age: by then the edge expires it too.
     long expiresAt = e.captureMicros / 1000 + spool.settings().maxAge().toMillis();
-    link.publish(e.topic, message, 1, false, expiresAt).whenComplete((ok, error) -> {
+    FeaturePublisher.Sent sent = FeaturePublisher.publish(link, e.topic, message, settings.chunking(), expiresAt);
+    if (sent.chunked() && !t.countedChunked) {
+      t.countedChunked = true;
+      chunked.increment();
+    }
+    if (first) captureToSend.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
+    sent.acked().whenComplete((ok, error) -> {
       if (error == null) {
+        if (attempt == 1) captureToAck.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
         t.resendAtNanos = System.nanoTime() + timeoutNanos(attempt);
+      } else if (error instanceof PublishRejectedException r && r.code() == ReasonCode.PACKET_TOO_LARGE && settings.chunking()
+          && link.maxPacketBytes() > 0 && t.resplits < MAX_RESPLITS) {
+        // Sent whole before the link knew the broker's limit (or under a larger one): now it splits.
+        t.resplits++;
+        resplit.increment();
+        t.sent = false; // a first send again, not a resend: the tail never saw it
+        wake();
       } else if (error instanceof PublishRejectedException) {
         log.error("edge {}: broker refused epoch {} sequence {} for good: {}", deviceId, e.key.epoch(),
             e.key.sequence(), error.getMessage());

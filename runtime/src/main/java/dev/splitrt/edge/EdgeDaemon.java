@@ -79,6 +79,8 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LongAdder dropped;
   private final LongAdder failed;
   private final LongAdder acked;
+  /** Publishes whose future failed (refused for good, or the link closed): with {@link #acked}, the settled ones. */
+  private final LongAdder notAcked = new LongAdder();
   private final LongAdder featureBytes;
   private final LongAdder chunked;
   private final AtomicLong lastFailureLog = new AtomicLong();
@@ -87,6 +89,7 @@ public final class EdgeDaemon implements AutoCloseable {
   private final LatencyHistogram encodeTime;
   private final LatencyHistogram publishTime;
   private final LatencyHistogram ackLatency;
+  private final LatencyHistogram captureToSend;
 
   private EdgeDaemon(EdgeSettings settings, LoadedModel model, InferenceSession head, FrameSource source, MqttLink link,
       Delivery delivery, MetricsRegistry metrics) {
@@ -114,6 +117,7 @@ public final class EdgeDaemon implements AutoCloseable {
     encodeTime = metrics.histogram("splitrt_edge_encode_seconds", "Quantize, pack and frame the bottleneck");
     publishTime = metrics.histogram("splitrt_edge_publish_seconds", "Handing the feature to the outbox (waits while the outbox is full)");
     ackLatency = metrics.histogram("splitrt_edge_capture_to_ack_seconds", "Capture to broker acknowledgement");
+    captureToSend = metrics.histogram("splitrt_edge_capture_to_send_seconds", "Capture to the first hand-off to the MQTT link");
     metrics.gauge("splitrt_edge_queue_frames", "Frames waiting for the head", queue::size);
     captureThread = new Thread(this::captureLoop, "splitrt-edge-capture");
     workerThread = new Thread(this::workLoop, "splitrt-edge-head");
@@ -233,6 +237,10 @@ public final class EdgeDaemon implements AutoCloseable {
       }
     } else {
       drained = link.drain(drain);
+      // Each publish future completes on the link's completion thread just after the outbox empties:
+      // wait for those callbacks, so acked (and what was refused) is final when stop() returns.
+      long settleBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+      while (drained && acked.sum() + notAcked.sum() < accepted.sum() && System.nanoTime() < settleBy) Thread.sleep(5);
     }
     if (!drained && delivery == null) {
       log.warn("edge {}: {} features still unacknowledged after {} s (broker unreachable?); they were not sent",
@@ -356,11 +364,13 @@ public final class EdgeDaemon implements AutoCloseable {
       featureBytes.add(message.length);
       return;
     }
+    captureToSend.recordNanos((System.currentTimeMillis() * 1000 - captureMicros) * 1000);
     publishFeature(message).whenComplete((ok, error) -> {
       if (error == null) {
         acked.increment();
         ackLatency.recordNanos((System.currentTimeMillis() * 1000 - captureMicros) * 1000);
       } else {
+        notAcked.increment();
         log.error("edge {}: broker refused frame {}: {}", settings.deviceId(), frame.sequence(), error.getMessage());
       }
     });
@@ -369,22 +379,11 @@ public final class EdgeDaemon implements AutoCloseable {
     featureBytes.add(message.length);
   }
 
-  /**
-   * One message, or chunks (feature-chunk-v1.md) when the frame does not fit the largest packet the
-   * link may send (the broker's CONNACK Maximum Packet Size or the configured cap) and chunking is on.
-   * The future completes when every part is acknowledged.
-   */
+  /** One message, or chunks when the frame is larger than the link's largest packet ({@link FeaturePublisher}). */
   private java.util.concurrent.CompletableFuture<Void> publishFeature(byte[] message) throws InterruptedException {
-    long max = link.maxPacketBytes();
-    if (!settings.chunking() || max <= 0 || MqttLink.publishPacketBytes(featureTopic, message.length) <= max) {
-      return link.publish(featureTopic, message, 1, false);
-    }
-    long room = max - MqttLink.publishPacketBytes(featureTopic, 0) - 3; // 3: the remaining-length field may grow
-    java.util.List<byte[]> parts = dev.splitrt.codec.FeatureChunks.split(message, (int) Math.min(Integer.MAX_VALUE, room));
-    java.util.concurrent.CompletableFuture<?>[] acks = new java.util.concurrent.CompletableFuture<?>[parts.size()];
-    for (int i = 0; i < acks.length; i++) acks[i] = link.publish(featureTopic, parts.get(i), 1, false);
-    chunked.increment();
-    return java.util.concurrent.CompletableFuture.allOf(acks);
+    FeaturePublisher.Sent sent = FeaturePublisher.publish(link, featureTopic, message, settings.chunking(), 0);
+    if (sent.chunked()) chunked.increment();
+    return sent.acked();
   }
 
   private static byte[] status(String deviceId, String state, String modelId, String backend) {

@@ -1,6 +1,5 @@
 package dev.splitrt.infer;
 
-import dev.splitrt.profile.DeviceProfile;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -71,9 +70,9 @@ public final class Backends {
    * {@code auto}: the first available of tensorrt, onnxruntime; an explicit choice must be registered and
    * available. Logs one line naming the backend and why it was chosen.
    */
-  public static InferenceBackend select(DeviceProfile.Backend preference) throws InferenceException {
+  public static InferenceBackend select(BackendPreference preference) throws InferenceException {
     Objects.requireNonNull(preference, "preference");
-    if (preference != DeviceProfile.Backend.auto) {
+    if (preference != BackendPreference.auto) {
       String name = preference.name();
       InferenceBackend b = byName(name).orElseThrow(() -> new InferenceException(
           "inference backend '" + name + "' is not in this build (registered: " + names() + "); fix: set backend: auto "

@@ -1,5 +1,6 @@
 package dev.splitrt.model;
 
+import dev.splitrt.codec.CodecConfig;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -116,7 +117,7 @@ final class ManifestValidator {
 
   private void codec() throws ModelException {
     required("bottleneck", m.bottleneck());
-    ModelManifest.Codec c = m.bottleneck().codec();
+    CodecConfig c = m.bottleneck().codec();
     required("bottleneck.codec", c);
     if ("rans".equals(c.entropy()) || "learned".equals(c.granularity())) {
       learnedCodec(c);
@@ -130,7 +131,7 @@ final class ManifestValidator {
   }
 
   /** The learned entropy bottleneck (FeatureFrame v3): bits 0, granularity learned, entropy rans, and its tables. */
-  private void learnedCodec(ModelManifest.Codec c) throws ModelException {
+  private void learnedCodec(CodecConfig c) throws ModelException {
     String fix = "a learned-codec model writes {bits: 0, granularity: learned, symmetric: false, entropy: rans}";
     if (c.bits() != 0) fail("bottleneck.codec.bits", "is " + c.bits() + " with the learned codec", fix);
     if (!"learned".equals(c.granularity())) fail("bottleneck.codec.granularity", "is " + c.granularity() + " with entropy rans", fix);

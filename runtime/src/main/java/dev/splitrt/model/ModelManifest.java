@@ -1,6 +1,7 @@
 package dev.splitrt.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.splitrt.codec.CodecConfig;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 import java.util.Map;
@@ -76,9 +77,6 @@ public record ModelManifest(
   /** One ONNX file of the model (head, tail or full) with its checksum and tensor signature. */
   public record Part(String file, String sha256, Tensor input, Tensor output) {}
 
-  public record Codec(
-      int bits, String granularity, boolean symmetric, String entropy) {}
-
   /**
    * A learned entropy bottleneck's integer tables ({@code entropy.json}, runtime/docs/feature-frame-v4.md §4):
    * present exactly when {@code codec.entropy} is {@code rans}.
@@ -86,8 +84,8 @@ public record ModelManifest(
   public record EntropyModel(String file, String sha256, @JsonProperty("table_id") long tableId, int precision,
                              int channels) {}
 
-  public record Bottleneck(Codec codec, @JsonProperty("entropy_model") EntropyModel entropyModel) {
-    public Bottleneck(Codec codec) {
+  public record Bottleneck(CodecConfig codec, @JsonProperty("entropy_model") EntropyModel entropyModel) {
+    public Bottleneck(CodecConfig codec) {
       this(codec, null);
     }
 

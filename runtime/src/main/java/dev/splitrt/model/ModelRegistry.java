@@ -46,8 +46,40 @@ public final class ModelRegistry {
     return ids;
   }
 
-  /** Parses and validates {@code models/<id>} (values, files, SHA-256, ONNX signatures). */
+  /** Parses and validates {@code models/<id>} (values, files, SHA-256, ONNX signatures of head, tail and full). */
   public LoadedModel load(String id) throws ModelException {
+    LoadedModel model = manifest(id);
+    Path yaml = model.dir().resolve(MANIFEST);
+    ModelManifest m = model.manifest();
+    checkFiles(yaml, model);
+    checkPart(yaml, model, "head", m.head());
+    checkPart(yaml, model, "tail", m.tail());
+    checkPart(yaml, model, "full", m.full());
+    checkEntropyModel(yaml, model);
+    return model;
+  }
+
+  /**
+   * What a device runs, and nothing more: the manifest's values, the head graph (file, SHA-256, ONNX
+   * signature), the learned codec's entropy tables and the reference vectors when the manifest names
+   * them. The server half ({@code tail.file}, {@code full.file}) and the evaluation data need not be
+   * there: a provisioning bundle and the device assembly ship without them (84x the head's bytes).
+   * Only {@link LoadedModel#head()} of the result is usable; {@code tail()} and {@code full()} name
+   * files that may be absent.
+   */
+  public LoadedModel loadHead(String id) throws ModelException {
+    LoadedModel model = manifest(id);
+    Path yaml = model.dir().resolve(MANIFEST);
+    ModelManifest m = model.manifest();
+    requireFile(yaml, model, "head.file", m.head().file());
+    if (m.reference() != null) requireFile(yaml, model, "reference", m.reference());
+    checkPart(yaml, model, "head", m.head());
+    checkEntropyModel(yaml, model);
+    return model;
+  }
+
+  /** The manifest of {@code models/<id>}, parsed and its values validated; no file beside it is read. */
+  private LoadedModel manifest(String id) throws ModelException {
     List<String> known = ids();
     if (id == null || !ID.matcher(id).matches() || !known.contains(id)) {
       throw new ModelException("unknown model '" + id + "' in " + modelsDir + "; known models: "
@@ -63,13 +95,7 @@ public final class ModelRegistry {
       throw new ModelException(e.getMessage() + "; fix " + yaml + " (schema 1 is documented in models/README.md)", e);
     }
     new ManifestValidator(yaml, id, m).validate();
-    LoadedModel model = new LoadedModel(m, dir);
-    checkFiles(yaml, model);
-    checkPart(yaml, model, "head", m.head());
-    checkPart(yaml, model, "tail", m.tail());
-    checkPart(yaml, model, "full", m.full());
-    checkEntropyModel(yaml, model);
-    return model;
+    return new LoadedModel(m, dir);
   }
 
   private static void checkFiles(Path yaml, LoadedModel model) throws ModelException {

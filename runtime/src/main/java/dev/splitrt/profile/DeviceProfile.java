@@ -1,6 +1,7 @@
 package dev.splitrt.profile;
 
-import dev.splitrt.model.ModelManifest;
+import dev.splitrt.infer.BackendPreference;
+import dev.splitrt.codec.CodecConfig;
 import java.util.List;
 
 /**
@@ -16,7 +17,7 @@ public record DeviceProfile(
     List<String> precisions,
     int dlaCores,
     int memoryMb,
-    Backend backend,
+    BackendPreference backend,
     Pipeline pipeline,
     Network network,
     String soc,
@@ -24,18 +25,11 @@ public record DeviceProfile(
     PowerMode powerMode,
     EngineBuild engine) {
 
-  public enum Backend {
-    /** TensorRT when it loads here, else ONNX Runtime. */
-    auto,
-    tensorrt,
-    onnxruntime
-  }
-
   /** Absent on CPU-only devices. {@code sm} is the CUDA compute capability, e.g. "8.7". */
   public record Gpu(String name, String sm) {}
 
   /** Defaults for the edge pipeline; a daemon config may override each. */
-  public record Pipeline(double fpsCap, int queueDepth, int threads, ModelManifest.Codec codec) {}
+  public record Pipeline(double fpsCap, int queueDepth, int threads, CodecConfig codec) {}
 
   /**
    * The software stack this profile was written for: JetPack release and the TensorRT range that

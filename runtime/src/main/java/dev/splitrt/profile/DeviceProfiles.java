@@ -1,5 +1,6 @@
 package dev.splitrt.profile;
 
+import dev.splitrt.infer.BackendPreference;
 import dev.splitrt.config.ConfigException;
 import dev.splitrt.config.Yaml;
 import java.io.IOException;
@@ -62,7 +63,7 @@ public final class DeviceProfiles {
 
   private static void validateExtensions(DeviceProfile p, List<String> errors) {
     if (p.gpu() != null && p.gpu().sm() != null && p.gpu().sm().matches("\\d+\\.\\d+")
-        && p.backend() != DeviceProfile.Backend.onnxruntime && smBelow(p.gpu().sm(), 7, 0)) {
+        && p.backend() != BackendPreference.onnxruntime && smBelow(p.gpu().sm(), 7, 0)) {
       errors.add("'backend' is " + p.backend() + " but 'gpu.sm' " + p.gpu().sm()
           + " is below 7.0, which TensorRT 10 needs; use backend: onnxruntime");
     }
@@ -144,7 +145,7 @@ public final class DeviceProfiles {
     if (p.dlaCores() < 0 || p.dlaCores() > 2) errors.add("'dla_cores' must be 0..2");
     if (p.memoryMb() <= 0) errors.add("'memory_mb' must be > 0");
     if (p.backend() == null) errors.add("'backend' must be auto, tensorrt or onnxruntime");
-    if (p.gpu() == null && p.backend() == DeviceProfile.Backend.tensorrt) errors.add("'backend: tensorrt' needs a 'gpu' section");
+    if (p.gpu() == null && p.backend() == BackendPreference.tensorrt) errors.add("'backend: tensorrt' needs a 'gpu' section");
     if (p.gpu() != null && (p.gpu().sm() == null || !p.gpu().sm().matches("\\d+\\.\\d+"))) errors.add("'gpu.sm' must look like 8.7");
     if (p.pipeline() == null) errors.add("'pipeline' section is missing");
     else {

@@ -2,6 +2,7 @@ package dev.splitrt.provision;
 
 import dev.splitrt.transport.MqttSettings;
 import dev.splitrt.transport.Pem;
+import dev.splitrt.transport.ReasonCode;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -122,7 +123,7 @@ final class BrokerProbe {
         }
         if (connack[2] != 0) {
           return new Result(Stage.CONNECT_REFUSED, "CONNACK reason 0x" + Integer.toHexString(connack[2])
-              + (connack[2] == 0x87 || connack[2] == 0x86 ? " (not authorized / bad credentials: check use_identity_as_username and the ACL)" : ""),
+              + (ReasonCode.of(connack[2] & 0xff) == ReasonCode.NOT_AUTHORIZED || ReasonCode.of(connack[2] & 0xff) == ReasonCode.BAD_USER_NAME_OR_PASSWORD ? " (not authorized / bad credentials: check use_identity_as_username and the ACL)" : ""),
               List.of());
         }
       } catch (IOException e) {

@@ -117,6 +117,13 @@ public final class BundleInstaller {
       moved = true;
       switchCurrent(root, n);
       for (String d : List.of("engines", "cache")) Files.createDirectories(root.resolve(d));
+      // The spool's folder (state_dir in the bundle's edge.yaml): private to the service user, kept across versions.
+      Path state = root.resolve(DeviceBundle.STATE);
+      if (!Files.isDirectory(state)) {
+        Files.createDirectories(state);
+        Files.setPosixFilePermissions(state, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        if (options.owner() != null) chown(state, options.owner());
+      }
       prune(root, n, current.orElse(null));
       progress.accept("installed device " + meta.deviceId() + " (fleet " + meta.fleet() + ", model " + meta.model() + ") as version " + n
           + (current.isPresent() ? "; version " + current.get() + " kept for 'install --rollback'" : ""));
@@ -354,7 +361,7 @@ public final class BundleInstaller {
       return msg;
     }
     try {
-      LoadedModel model = new ModelRegistry(version.resolve("models")).load(meta.model());
+      LoadedModel model = new ModelRegistry(version.resolve("models")).loadHead(meta.model());
       EngineReport r = probe.build(model.head(), "fp32", false, progress);
       String msg = "TensorRT engine for " + meta.model() + " head " + (r.fromCache() ? "found in the cache" : "built in " + r.buildMillis() + " ms")
           + ": " + r.file();

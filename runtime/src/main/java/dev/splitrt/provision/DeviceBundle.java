@@ -42,6 +42,8 @@ public final class DeviceBundle {
   static final String CERT = "tls/device.pem";
   static final String CA = "tls/ca.pem";
   static final String UNIT = "systemd/splitrt-edge.service";
+  /** The device's state folder under the install root (the spool); made by the installer, writable by the unit. */
+  public static final String STATE = "state";
 
   /**
    * What to provision. {@code source}: the frame source URI on the device; {@code installRoot}: where
@@ -146,7 +148,10 @@ public final class DeviceBundle {
         + "broker:\n"
         + "  url: " + quote(spec.brokerUrl()) + "\n"
         + "  client_id: " + spec.deviceId() + "\n"
-        + "  tls: {ca_file: " + CA + ", cert_file: " + CERT + ", key_file: " + KEY + "}\n";
+        + "  tls: {ca_file: " + CA + ", cert_file: " + CERT + ", key_file: " + KEY + "}\n"
+        + "# Outside the versioned install, so it survives upgrades and rollbacks: the spool (STATE_DIR/spool) and its\n"
+        + "# boot epoch. Every accepted feature stays there until its result arrives (runtime/docs/delivery.md).\n"
+        + "state_dir: " + spec.installRoot() + "/" + STATE + "\n";
   }
 
   static String unit(String fleet, Spec spec) {
@@ -177,7 +182,7 @@ public final class DeviceBundle {
         + "UMask=0077\n"
         + "NoNewPrivileges=true\n"
         + "ProtectSystem=strict\n"
-        + "ReadWritePaths=" + root + "/engines " + root + "/cache\n"
+        + "ReadWritePaths=" + root + "/engines " + root + "/cache " + root + "/" + STATE + "\n"
         + "ProtectHome=true\n"
         + "PrivateTmp=true\n"
         + "ProtectKernelTunables=true\n"
@@ -198,14 +203,16 @@ public final class DeviceBundle {
   }
 
   /**
-   * The manifest without {@code eval} (evaluation data stays on the operator's side), the three graphs
-   * ({@link ModelRegistry#load} checks all of them) and the reference folder, which {@code verify} uses.
+   * The manifest without {@code eval} (evaluation data stays on the operator's side), what the device
+   * runs — the head graph and, for the learned codec, its entropy tables ({@link ModelRegistry#loadHead}
+   * checks exactly these) — and the reference folder, which {@code verify} uses. No tail or full graph:
+   * they are the server half, 84x the head's bytes.
    */
   private static void addModel(List<Tar.Entry> entries, LoadedModel model, String root) throws IOException {
     ObjectNode tree = (ObjectNode) Yaml.mapper().readTree(model.dir().resolve("model.yaml").toFile());
     tree.remove("eval");
     entries.add(new Tar.Entry(root + "model.yaml", 0644, Tar.bytes(Yaml.mapper().writeValueAsString(tree))));
-    for (String f : List.of(model.manifest().head().file(), model.manifest().tail().file(), model.manifest().full().file())) {
+    for (String f : deviceFiles(model)) {
       entries.add(new Tar.Entry(root + f, 0644, Files.readAllBytes(model.resolve(f))));
     }
     Path refDir = model.resolve(model.manifest().reference()).getParent();
@@ -215,6 +222,16 @@ public final class DeviceBundle {
     }
     files.sort(null);
     for (Path f : files) entries.add(new Tar.Entry(root + model.dir().relativize(f).toString().replace('\\', '/'), 0644, Files.readAllBytes(f)));
+  }
+
+  /** The model files (relative to its folder) the device runs: the head graph and the learned codec's tables when it has them. */
+  public static List<String> deviceFiles(LoadedModel model) {
+    List<String> files = new ArrayList<>();
+    files.add(model.manifest().head().file());
+    if (model.manifest().bottleneck() != null && model.manifest().bottleneck().entropyModel() != null) {
+      files.add(model.manifest().bottleneck().entropyModel().file());
+    }
+    return files;
   }
 
   private static String quote(String s) {

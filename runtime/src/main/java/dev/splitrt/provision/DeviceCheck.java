@@ -15,6 +15,7 @@ import dev.splitrt.model.ReferenceVector;
 import dev.splitrt.transport.MqttLink;
 import dev.splitrt.transport.MqttSettings;
 import dev.splitrt.transport.PublishRejectedException;
+import dev.splitrt.transport.ReasonCode;
 import dev.splitrt.transport.Topics;
 import java.io.IOException;
 import java.nio.FloatBuffer;
@@ -95,7 +96,7 @@ public final class DeviceCheck {
     try {
       c = EdgeConfig.read(dir.resolve(DeviceBundle.CONFIG));
       Path models = dir.resolve(c.modelsDir() == null ? Path.of("models") : c.modelsDir());
-      model = new ModelRegistry(models).load(c.model());
+      model = new ModelRegistry(models).loadHead(c.model());
       ref = ReferenceVector.load(model).get(0);
     } catch (ConfigException | ModelException | IOException e) {
       return new Report(Outcome.BAD_INSTALL, e.getMessage(), steps, -1);
@@ -180,7 +181,7 @@ public final class DeviceCheck {
         link.publish(featuresTopic, frame, 1, false).get(10, TimeUnit.SECONDS);
       } catch (ExecutionException e) {
         if (e.getCause() instanceof PublishRejectedException r) {
-          return new Report(r.reasonCode() == 0x87 ? Outcome.ACL_REFUSED : Outcome.CONNECT_REFUSED, "the broker refused the features on "
+          return new Report(r.code() == ReasonCode.NOT_AUTHORIZED ? Outcome.ACL_REFUSED : Outcome.CONNECT_REFUSED, "the broker refused the features on "
               + featuresTopic + " (PUBACK 0x" + Integer.toHexString(r.reasonCode()) + "): the ACL must let '" + c.deviceId()
               + "' publish " + featuresTopic + " (role splitrt-device-" + c.deviceId() + " in the broker's dynamic-security config)", steps, -1);
         }

@@ -46,11 +46,11 @@ import org.slf4j.LoggerFactory;
  * instead of losing features. Several runners in one {@code group} share the load (MQTT 5 shared
  * subscription). Each worker owns one tail session per model.
  *
- * <p><b>Idempotent.</b> A repeated feature (same device, model, sequence and capture time: the edge
+ * <p><b>Idempotent.</b> A repeated feature (same device, boot epoch, model and sequence: the edge
  * resends what it got no result for, and QoS 1 may deliver twice) gets the result computed the first
- * time, published again, from a bounded LRU cache ({@code resultCache} entries); it is counted in
- * {@code splitrt_tail_duplicates_total}, not as a second result. A duplicate that arrives while the
- * first copy is still being computed waits for that computation.
+ * time, published again, from a bounded LRU cache ({@code resultCache} entries, {@link ResultCache});
+ * it is counted in {@code splitrt_tail_duplicates_total}, not as a second result. A duplicate that
+ * arrives while the first copy is still being computed waits for that computation.
  *
  * <p><b>Bounded memory.</b> The hand-off queue is bounded by messages ({@code queueDepth}) and by
  * payload bytes ({@code queueBytes}); the MQTT client announces a Maximum Packet Size so the broker
@@ -82,13 +82,19 @@ public final class TailRunner implements AutoCloseable {
 
     public Settings(String fleet, String group, String runnerId, int workers, int threads, boolean evaluation, int queueDepth,
                     long queueBytes, int resultCache) {
-      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, queueBytes, resultCache, 32L << 20, 256,
-          java.time.Duration.ofSeconds(30));
+      this(fleet, group, runnerId, workers, threads, evaluation, queueDepth, queueBytes, resultCache,
+          dev.splitrt.config.TailConfig.DEFAULT_REASSEMBLY_BYTES, dev.splitrt.config.TailConfig.DEFAULT_REASSEMBLY_SETS,
+          java.time.Duration.ofSeconds(dev.splitrt.config.TailConfig.DEFAULT_CHUNK_TIMEOUT_SECONDS));
+    }
+
+    public Settings {
+      if (reassemblyBytes < 1) throw new IllegalArgumentException("tail reassemblyBytes must be >= 1, was " + reassemblyBytes);
+      if (reassemblySets < 1) throw new IllegalArgumentException("tail reassemblySets must be >= 1, was " + reassemblySets);
+      if (chunkTimeout.isNegative() || chunkTimeout.isZero()) {
+        throw new IllegalArgumentException("tail chunkTimeout must be > 0, was " + chunkTimeout);
+      }
     }
   }
-
-  /** What makes a feature the same feature again. */
-  private record FeatureKey(String device, String model, long sequence, long captureMicros) {}
 
   private record Message(String topic, byte[] payload, long receivedMicros) {}
 
@@ -114,7 +120,7 @@ public final class TailRunner implements AutoCloseable {
   private long lastExpiry = System.nanoTime();
   private final java.util.concurrent.atomic.AtomicLong queuedBytes = new java.util.concurrent.atomic.AtomicLong();
   private final Object queueSpace = new Object();
-  private final Map<FeatureKey, java.util.concurrent.CompletableFuture<byte[]>> results;
+  private final ResultCache results;
   private final Map<String, long[]> deadLetterLog = new HashMap<>();
   private volatile boolean closed;
 
@@ -145,13 +151,7 @@ public final class TailRunner implements AutoCloseable {
         return assembler.bytesOpen();
       }
     });
-    int cache = settings.resultCache();
-    results = new LinkedHashMap<>(16, 0.75f, true) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<FeatureKey, java.util.concurrent.CompletableFuture<byte[]>> eldest) {
-        return size() > cache;
-      }
-    };
+    results = new ResultCache(settings.resultCache());
   }
 
   /**
@@ -207,7 +207,7 @@ public final class TailRunner implements AutoCloseable {
    * Runs on the MQTT client's callback thread. Waiting here while the workers are behind holds back
    * this client's acknowledgements, so (QoS 1, bounded receive maximum) the broker holds back too.
    */
-  private void onMessage(String topic, byte[] payload) throws InterruptedException {
+  void onMessage(String topic, byte[] payload) throws InterruptedException {
     received.increment();
     Message m = new Message(topic, payload, System.currentTimeMillis() * 1000);
     synchronized (queueSpace) {
@@ -361,41 +361,13 @@ public final class TailRunner implements AutoCloseable {
         throw new Rejected("shape_mismatch", "frame shape " + Arrays.toString(frame.shape()) + " but " + modelId + " tail takes "
             + Arrays.toString(expected));
       }
-      FeatureKey key = new FeatureKey(frame.header().deviceId(), modelId, frame.header().sequence(),
-          frame.header().captureEpochMicros());
-      java.util.concurrent.CompletableFuture<byte[]> mine = new java.util.concurrent.CompletableFuture<>();
-      java.util.concurrent.CompletableFuture<byte[]> earlier;
-      synchronized (results) {
-        earlier = results.putIfAbsent(key, mine);
-      }
       String resultTopic = Topics.results(settings.fleet(), topic.device(), modelId);
-      if (earlier != null) {
-        byte[] again = null;
-        try {
-          again = earlier.get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-          again = null; // the first attempt failed or hangs: compute it here
-        }
-        if (again != null) {
-          duplicates.increment();
-          link.publish(resultTopic, again, 1, false);
-          return;
-        }
-        synchronized (results) {
-          results.put(key, mine);
-        }
-      }
-      try {
-        byte[] json = compute(m, frame, model, modelId, t0);
-        mine.complete(json);
-        link.publish(resultTopic, json, 1, false);
+      ResultCache.Answer answer = results.answer(ResultCache.Key.of(frame.header()), () -> compute(m, frame, model, modelId, t0));
+      link.publish(resultTopic, answer.json(), 1, false);
+      if (answer.repeated()) {
+        duplicates.increment();
+      } else {
         processed.increment();
-      } catch (Throwable t) {
-        synchronized (results) {
-          results.remove(key, mine);
-        }
-        mine.completeExceptionally(t);
-        throw t;
       }
     }
 

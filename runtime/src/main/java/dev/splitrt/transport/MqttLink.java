@@ -173,7 +173,7 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
-  private record Sub(String filter, int qos, MessageHandler handler) {}
+  private record Sub(TopicFilter filter, int qos, MessageHandler handler) {}
 
   /** One connection attempt: its Paho client and what the broker's CONNACK allowed. */
   private static final class Conn {
@@ -416,14 +416,14 @@ public final class MqttLink implements AutoCloseable {
    *     or after close
    */
   public void subscribe(String filter, int qos, MessageHandler handler) {
-    checkFilter(filter);
+    TopicFilter parsed = TopicFilter.of(filter);
     if (qos != 0 && qos != 1) {
       throw new IllegalArgumentException("subscription qos " + qos + " for '" + filter + "': use 0 or 1");
     }
     if (handler == null) {
       throw new IllegalArgumentException("handler for '" + filter + "' is null");
     }
-    Sub s = new Sub(filter, qos, handler);
+    Sub s = new Sub(parsed, qos, handler);
     Conn c;
     Sub previous;
     synchronized (lock) {
@@ -480,8 +480,13 @@ public final class MqttLink implements AutoCloseable {
 
   /** Bytes of a QoS 1 PUBLISH packet of {@code payloadBytes} on {@code topic}, as this link writes it. */
   public static long publishPacketBytes(String topic, int payloadBytes) {
+    return publishPacketBytes(topic, payloadBytes, false);
+  }
+
+  /** As above; {@code expiring}: the message carries a Message Expiry Interval (5 more bytes of properties). */
+  public static long publishPacketBytes(String topic, int payloadBytes, boolean expiring) {
     int topicBytes = checkTopic(topic);
-    return packetSize(topicBytes, payloadBytes, 1);
+    return packetSize(topicBytes, payloadBytes, 1) + (expiring ? EXPIRY_PROPERTY_BYTES : 0);
   }
 
   /** Waits until the outbox is empty (everything acknowledged or failed); false on timeout. */
@@ -776,26 +781,14 @@ public final class MqttLink implements AutoCloseable {
   }
 
   private void subscribeOn(Conn conn, Sub s) throws MqttException, SubscriptionRefused {
-    IMqttToken t = conn.client.subscribe(new MqttSubscription(s.filter(), s.qos()));
+    IMqttToken t = conn.client.subscribe(new MqttSubscription(s.filter().value(), s.qos()));
     t.waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
     int[] codes = t.getReasonCodes();
     int code = codes == null || codes.length == 0 ? 0 : codes[0];
     if (code >= 0x80) {
       throw new SubscriptionRefused(name + ": the broker refused the subscription to '" + s.filter() + "' with reason 0x"
-          + Integer.toHexString(code) + " (" + subscribeReason(code) + ")");
+          + Integer.toHexString(code) + " (" + ReasonCode.subscribeFix(code) + ")");
     }
-  }
-
-  private static String subscribeReason(int code) {
-    return switch (code) {
-      case 0x87 -> "not authorized: allow this client to read the topic in the broker ACL";
-      case 0x8F -> "topic filter invalid: build it with Topics";
-      case 0x9E -> "shared subscriptions not supported: use an MQTT 5 broker that has them (Mosquitto 2, HiveMQ, EMQX)";
-      case 0xA1 -> "subscription identifiers not supported";
-      case 0xA2 -> "wildcard subscriptions not supported by this broker";
-      case 0x97 -> "quota exceeded";
-      default -> "see the broker's log";
-    };
   }
 
   /** Paho's callbacks for one connection; events from an older connection are ignored. */
@@ -917,7 +910,7 @@ public final class MqttLink implements AutoCloseable {
     List<Sub> matching = new ArrayList<>(1);
     synchronized (lock) {
       for (Sub s : subs.values()) {
-        if (matches(s.filter(), topic)) {
+        if (s.filter().matches(topic)) {
           matching.add(s);
         }
       }
@@ -955,10 +948,10 @@ public final class MqttLink implements AutoCloseable {
           long size = packetSize(e);
           if (c.maxPacket > 0 && size > c.maxPacket) {
             finishLocked(e, false);
-            tooLarge = new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' is " + size
+            tooLarge = new PublishRejectedException(e.topic, ReasonCode.PACKET_TOO_LARGE.value(), name + ": message to '" + e.topic + "' is " + size
                 + " bytes on the wire but the largest packet this connection carries is " + c.maxPacket
                 + " bytes (broker's Maximum Packet Size or the configured max_packet_bytes; 0x95 "
-                + PublishRejectedException.describe(0x95) + ")");
+                + ReasonCode.PACKET_TOO_LARGE.publishFixText() + ")");
           } else {
             e.state = INFLIGHT;
             e.generation = c.generation;
@@ -1020,8 +1013,8 @@ public final class MqttLink implements AutoCloseable {
         inflight.remove(e.seq);
         finishLocked(e, false);
       }
-      refuse(e, new PublishRejectedException(e.topic, 0x95, name + ": message to '" + e.topic + "' ("
-          + e.payload.length + " bytes) is larger than the broker accepts (0x95 " + PublishRejectedException.describe(0x95) + ")"));
+      refuse(e, new PublishRejectedException(e.topic, ReasonCode.PACKET_TOO_LARGE.value(), name + ": message to '" + e.topic + "' ("
+          + e.payload.length + " bytes) is larger than the broker accepts (0x95 " + ReasonCode.PACKET_TOO_LARGE.publishFixText() + ")"));
       return;
     }
     synchronized (lock) {
@@ -1165,10 +1158,15 @@ public final class MqttLink implements AutoCloseable {
   }
 
   /** Bytes of the PUBLISH packet Paho writes for this entry (no properties). */
+  /** A Message Expiry Interval property on the wire: identifier 0x02 and a four-byte integer. */
+  static final int EXPIRY_PROPERTY_BYTES = 5;
+
   static long packetSize(Entry e) {
-    return packetSize(e.bytes - e.payload.length, e.payload.length, e.qos);
+    return packetSize(e.bytes - e.payload.length, e.payload.length + (e.expiresAtMillis > 0 ? EXPIRY_PROPERTY_BYTES : 0),
+        e.qos);
   }
 
+  /** {@code payloadBytes} may include property bytes beyond the empty property list's length byte. */
   static long packetSize(long topicBytes, long payloadBytes, int qos) {
     long remaining = 2L + topicBytes + (qos > 0 ? 2 : 0) + 1 + payloadBytes;
     int lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
@@ -1197,34 +1195,6 @@ public final class MqttLink implements AutoCloseable {
     }
   }
 
-  /** MQTT topic filter matching; a {@code $share/<group>/} prefix is ignored. */
-  static boolean matches(String filter, String topic) {
-    String f = filter;
-    if (f.startsWith("$share/")) {
-      int slash = f.indexOf('/', 7);
-      f = f.substring(slash + 1);
-    }
-    String[] fp = f.split("/", -1);
-    String[] tp = topic.split("/", -1);
-    boolean system = topic.startsWith("$");
-    for (int i = 0; i < fp.length; i++) {
-      if (fp[i].equals("#")) {
-        return !(i == 0 && system);
-      }
-      if (i >= tp.length) {
-        return false;
-      }
-      if (fp[i].equals("+")) {
-        if (i == 0 && system) {
-          return false;
-        }
-      } else if (!fp[i].equals(tp[i])) {
-        return false;
-      }
-    }
-    return fp.length == tp.length;
-  }
-
   /** Returns the UTF-8 length of a valid publish topic. */
   static int checkTopic(String topic) {
     if (topic == null || topic.isEmpty()) {
@@ -1238,30 +1208,6 @@ public final class MqttLink implements AutoCloseable {
       throw new IllegalArgumentException("topic of " + n + " bytes is longer than MQTT's 65535");
     }
     return n;
-  }
-
-  static void checkFilter(String filter) {
-    if (filter == null || filter.isEmpty()) {
-      throw new IllegalArgumentException("topic filter is empty; build it with Topics");
-    }
-    String f = filter;
-    if (f.startsWith("$share/")) {
-      int slash = f.indexOf('/', 7);
-      String group = slash < 0 ? "" : f.substring(7, slash);
-      if (group.isEmpty() || group.contains("+") || group.contains("#") || slash == f.length() - 1) {
-        throw new IllegalArgumentException("shared subscription '" + filter + "' must be $share/<group>/<filter> "
-            + "with a group name without wildcards; use Topics.sharedFeatures");
-      }
-      f = f.substring(slash + 1);
-    }
-    String[] levels = f.split("/", -1);
-    for (int i = 0; i < levels.length; i++) {
-      String l = levels[i];
-      if ((l.contains("#") && (!l.equals("#") || i != levels.length - 1)) || (l.contains("+") && !l.equals("+"))) {
-        throw new IllegalArgumentException("topic filter '" + filter + "' misplaces a wildcard: '+' must fill a whole "
-            + "level and '#' must be the whole last level");
-      }
-    }
   }
 
   static String describe(Throwable t) {

@@ -10,7 +10,7 @@ public final class PublishRejectedException extends Exception {
   private final int reasonCode;
 
   /** Not an MQTT code: the connection dropped each time this message was sent (see {@link MqttLink}). */
-  public static final int CONNECTION_DROPPED = -1;
+  public static final int CONNECTION_DROPPED = ReasonCode.CONNECTION_DROPPED.value();
 
   PublishRejectedException(String topic, int reasonCode, String message) {
     super(message);
@@ -33,38 +33,16 @@ public final class PublishRejectedException extends Exception {
     return reason(reasonCode);
   }
 
+  /** The refusal as the enum the runtime acts on ({@link ReasonCode#OTHER} for a code it does not name). */
+  public ReasonCode code() {
+    return ReasonCode.of(reasonCode);
+  }
+
   static String reason(int code) {
-    return switch (code) {
-      case CONNECTION_DROPPED -> "connection_dropped";
-      case 0x80 -> "unspecified_error";
-      case 0x83 -> "implementation_specific";
-      case 0x87 -> "not_authorized";
-      case 0x90 -> "topic_name_invalid";
-      case 0x91 -> "packet_id_in_use";
-      case 0x95 -> "packet_too_large";
-      case 0x97 -> "quota_exceeded";
-      case 0x99 -> "payload_format_invalid";
-      default -> "reason_0x" + Integer.toHexString(code);
-    };
+    return ReasonCode.word(code);
   }
 
   static String describe(int code) {
-    return switch (code) {
-      case CONNECTION_DROPPED -> "the broker or the client dropped the connection on this message each time (e.g. "
-          + "Mosquitto's deprecated message_size_limit answers PUBACK 0x95, which Paho rejects): replace "
-          + "message_size_limit with max_packet_size, which the broker announces and the link then respects";
-      case 0x80 -> "unspecified error: see the broker's log";
-      case 0x83 -> "implementation specific error: see the broker's log";
-      case 0x87 -> "not authorized: the broker's ACL does not let this client publish there; grant the topic to "
-          + "this client's user/certificate in the broker ACL, or publish to a topic it owns";
-      case 0x90 -> "topic name invalid: use the Topics helpers";
-      case 0x91 -> "packet identifier in use: a client bug or a second client with the same clientId; give each "
-          + "process its own clientId";
-      case 0x95 -> "packet too large: raise the broker's max_packet_size or send less (fewer codec bits, a smaller "
-          + "bottleneck, entropy coding)";
-      case 0x97 -> "quota exceeded: the broker throttles this client; raise its quota or publish less often";
-      case 0x99 -> "payload format invalid: the payload does not match its declared format";
-      default -> "see the MQTT 5 specification, section 3.4.2.1, and the broker's log";
-    };
+    return ReasonCode.publishFix(code);
   }
 }

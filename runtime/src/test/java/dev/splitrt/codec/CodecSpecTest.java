@@ -3,16 +3,15 @@ package dev.splitrt.codec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.splitrt.model.ModelManifest;
 import org.junit.jupiter.api.Test;
 
 class CodecSpecTest {
 
   @Test
   void mapsManifestCodecStrings() {
-    assertThat(CodecSpec.of(new ModelManifest.Codec(8, "per_tensor", false, "none")))
+    assertThat(CodecSpec.of(new CodecConfig(8, "per_tensor", false, "none")))
         .isEqualTo(new CodecSpec(8, Granularity.PER_TENSOR, false, Entropy.NONE));
-    assertThat(CodecSpec.of(new ModelManifest.Codec(2, "per_channel", true, "deflate")))
+    assertThat(CodecSpec.of(new CodecConfig(2, "per_channel", true, "deflate")))
         .isEqualTo(new CodecSpec(2, Granularity.PER_CHANNEL, true, Entropy.DEFLATE));
   }
 
@@ -27,23 +26,23 @@ class CodecSpecTest {
 
   @Test
   void rejectsUnknownManifestStringsNamingTheFieldAndAllowedValues() {
-    assertThatThrownBy(() -> CodecSpec.of(new ModelManifest.Codec(8, "per_row", false, "none")))
+    assertThatThrownBy(() -> CodecSpec.of(new CodecConfig(8, "per_row", false, "none")))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("granularity = 'per_row'").hasMessageContaining("per_tensor, per_channel");
-    assertThatThrownBy(() -> CodecSpec.of(new ModelManifest.Codec(8, "per_tensor", false, "lz4")))
+    assertThatThrownBy(() -> CodecSpec.of(new CodecConfig(8, "per_tensor", false, "lz4")))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("entropy = 'lz4'").hasMessageContaining("none, deflate, zstd");
-    assertThatThrownBy(() -> CodecSpec.of(new ModelManifest.Codec(8, null, false, "none")))
+    assertThatThrownBy(() -> CodecSpec.of(new CodecConfig(8, null, false, "none")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("granularity = 'null'");
   }
 
   @Test
   void mapsTheVersionTwoCodecStrings() {
-    assertThat(CodecSpec.of(new ModelManifest.Codec(4, "three_range", false, "zstd")))
+    assertThat(CodecSpec.of(new CodecConfig(4, "three_range", false, "zstd")))
         .isEqualTo(new CodecSpec(4, Granularity.THREE_RANGE, false, Entropy.ZSTD));
-    assertThat(CodecSpec.of(new ModelManifest.Codec(6, "three_range_per_channel", false, "none")))
+    assertThat(CodecSpec.of(new CodecConfig(6, "three_range_per_channel", false, "none")))
         .isEqualTo(new CodecSpec(6, Granularity.THREE_RANGE_PER_CHANNEL, false, Entropy.NONE));
-    assertThat(CodecSpec.of(new ModelManifest.Codec(8, "per_channel", true, "zstd")).entropy()).isEqualTo(Entropy.ZSTD);
+    assertThat(CodecSpec.of(new CodecConfig(8, "per_channel", true, "zstd")).entropy()).isEqualTo(Entropy.ZSTD);
   }
 
   @Test

@@ -56,11 +56,28 @@ class DaemonConfigTest {
   }
 
   @Test
+  void theSpoolIsOnByDefaultInTheStateDirectory(@TempDir Path dir) throws Exception {
+    EdgeConfig none = EdgeConfig.read(write(dir, EDGE));
+    assertThat(none.stateDirectory()).isEqualTo(Path.of("/var/lib/splitrt/cam-01"));
+    assertThat(none.deliverySpool()).as("no spool section: the spool is on").isNotNull();
+    assertThat(none.deliverySpool().settings().dir()).isEqualTo(Path.of("/var/lib/splitrt/cam-01/spool"));
+    assertThat(none.deliverySpool().settings().fsync()).isEqualTo(dev.splitrt.spool.SpoolSettings.Fsync.INTERVAL);
+    EdgeConfig state = EdgeConfig.read(write(dir, EDGE + "state_dir: /data/edge\nspool: {window: 8}\n"));
+    assertThat(state.deliverySpool().settings().dir()).isEqualTo(Path.of("/data/edge/spool"));
+    assertThat(state.deliverySpool().windowOrDefault()).isEqualTo(8);
+    EdgeConfig own = EdgeConfig.read(write(dir, EDGE + "state_dir: /data/edge\nspool: {dir: /flash/spool}\n"));
+    assertThat(own.deliverySpool().settings().dir()).isEqualTo(Path.of("/flash/spool"));
+    EdgeConfig off = EdgeConfig.read(write(dir, EDGE + "spool: {enabled: false}\n"));
+    assertThat(off.deliverySpool()).as("only enabled: false turns it off").isNull();
+    assertThatThrownBy(() -> EdgeConfig.read(write(dir, EDGE + "state_dir: ''\n"))).hasMessageContaining("'state_dir' is empty");
+  }
+
+  @Test
   void everyBadSpoolValueIsNamedWithItsFix(@TempDir Path dir) {
     String bad = EDGE + "spool: {max_bytes: 100, fsync: sometimes, full_policy: panic, window: 0, result_timeout_ms: 5, "
         + "max_age_seconds: 0}\n";
     assertThatThrownBy(() -> EdgeConfig.read(write(dir, bad))).isInstanceOf(ConfigException.class)
-        .hasMessageContaining("'spool.dir' is missing").hasMessageContaining("'spool.fsync' is 'sometimes'; write always, interval or never")
+        .hasMessageContaining("'spool.fsync' is 'sometimes'; write always, interval or never")
         .hasMessageContaining("'spool.full_policy'").hasMessageContaining("'spool.max_bytes'")
         .hasMessageContaining("'spool.window'").hasMessageContaining("'spool.result_timeout_ms'")
         .hasMessageContaining("'spool.max_age_seconds'");
@@ -88,6 +105,23 @@ class DaemonConfigTest {
         .hasMessageContaining("'models' must list").hasMessageContaining("'workers' must be 1..64");
     assertThatThrownBy(() -> TailConfig.read(write(dir, "fleet: demo\ngroup: tail\nmodels: [m]\nbroker: {url: mqtt://b}\nworker: 2\n")))
         .hasMessageContaining("unknown field 'worker'").hasMessageContaining("workers");
+  }
+
+  @Test
+  void reassemblyBoundsHaveDefaultsAndBadValuesAreNamed(@TempDir Path dir) throws Exception {
+    String base = "fleet: demo\ngroup: tail\nmodels: [fs-bottlefit-cls]\nbroker: {url: mqtt://b}\n";
+    TailConfig d = TailConfig.read(write(dir, base));
+    assertThat(d.reassemblyByteLimit()).isEqualTo(32L << 20);
+    assertThat(d.reassemblySetLimit()).isEqualTo(256);
+    assertThat(d.chunkTimeout()).isEqualTo(java.time.Duration.ofSeconds(30));
+    TailConfig set = TailConfig.read(write(dir, base + "reassembly_bytes: 1048576\nreassembly_sets: 8\nchunk_timeout_seconds: 5\n"));
+    assertThat(set.reassemblyByteLimit()).isEqualTo(1L << 20);
+    assertThat(set.reassemblySetLimit()).isEqualTo(8);
+    assertThat(set.chunkTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThatThrownBy(() -> TailConfig.read(write(dir, base + "reassembly_bytes: 100\nreassembly_sets: 0\nchunk_timeout_seconds: 0\n")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("tail.yaml")
+        .hasMessageContaining("'reassembly_bytes' must be 65536..").hasMessageContaining("'reassembly_sets' must be 1..65535")
+        .hasMessageContaining("'chunk_timeout_seconds' must be 1..3600");
   }
 
   private static Path write(Path dir, String text) throws Exception {

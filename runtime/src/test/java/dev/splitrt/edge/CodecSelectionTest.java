@@ -1,5 +1,6 @@
 package dev.splitrt.edge;
 
+import dev.splitrt.codec.CodecConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -7,7 +8,6 @@ import dev.splitrt.codec.CodecSpec;
 import dev.splitrt.config.BrokerConfig;
 import dev.splitrt.config.EdgeConfig;
 import dev.splitrt.model.LoadedModel;
-import dev.splitrt.model.ModelManifest;
 import dev.splitrt.model.ModelRegistry;
 import dev.splitrt.profile.DeviceProfile;
 import dev.splitrt.profile.DeviceProfiles;
@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class CodecSelectionTest {
   private static final Path REPO = Path.of(System.getProperty("splitrt.repo"));
 
-  private static EdgeConfig config(ModelManifest.Codec override) {
+  private static EdgeConfig config(CodecConfig override) {
     return new EdgeConfig("cam-1", "demo", "fs-bottlefit-cls", null, "x86-64-cpu", null, "models/fs-bottlefit-cls/eval",
         BrokerConfig.of("tcp://127.0.0.1:1883"), override == null ? null
         : new EdgeConfig.PipelineOverrides(null, null, null, override), null, null, null, null);
@@ -48,14 +48,14 @@ class CodecSelectionTest {
   void configOverridesProfileWhichOverridesTheManifest() throws Exception {
     LoadedModel m = new ModelRegistry(REPO.resolve("models")).load("fs-bottlefit-cls");
     DeviceProfile base = new DeviceProfiles(REPO.resolve("device-profiles")).load("x86-64-cpu");
-    ModelManifest.Codec profileCodec = new ModelManifest.Codec(6, "per_channel", true, "deflate");
+    CodecConfig profileCodec = new CodecConfig(6, "per_channel", true, "deflate");
     DeviceProfile.Pipeline pp = base.pipeline();
     DeviceProfile withCodec = new DeviceProfile(base.name(), base.description(), base.board(), base.arch(), base.gpu(),
         base.precisions(), base.dlaCores(), base.memoryMb(), base.backend(),
         new DeviceProfile.Pipeline(pp.fpsCap(), pp.queueDepth(), pp.threads(), profileCodec), base.network(), base.soc(),
         base.software(), base.powerMode(), base.engine());
     assertThat(EdgeDaemon.settings(config(null), withCodec, m).codec()).isEqualTo(CodecSpec.of(profileCodec));
-    ModelManifest.Codec configCodec = new ModelManifest.Codec(2, "three_range", false, "zstd");
+    CodecConfig configCodec = new CodecConfig(2, "three_range", false, "zstd");
     assertThat(EdgeDaemon.settings(config(configCodec), withCodec, m).codec()).isEqualTo(CodecSpec.of(configCodec));
     assertThat(EdgeDaemon.settings(config(configCodec), base, m).codec()).isEqualTo(CodecSpec.of(configCodec));
   }

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import dev.splitrt.profile.DeviceProfile;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,7 +37,7 @@ class BackendsTest {
   void autoFallsBackToOnnxRuntimeAndLogsOneLineSayingWhyWhereTensorRtCannotLoad() throws Exception {
     InferenceBackend trt = Backends.byName("tensorrt").orElseThrow();
     org.junit.jupiter.api.Assumptions.assumeTrue(trt.unavailableReason().isPresent(), "TensorRT loads here; the fallback is not exercised");
-    assertThat(Backends.select(DeviceProfile.Backend.auto).name()).isEqualTo("onnxruntime");
+    assertThat(Backends.select(BackendPreference.auto).name()).isEqualTo("onnxruntime");
     assertThat(lines.list).hasSize(1);
     assertThat(lines.list.get(0).getFormattedMessage())
         .startsWith("inference backend: onnxruntime (auto; tensorrt unavailable: ")
@@ -47,7 +46,7 @@ class BackendsTest {
 
   @Test
   void explicitOnnxRuntimeIsHonoured() throws Exception {
-    assertThat(Backends.select(DeviceProfile.Backend.onnxruntime).name()).isEqualTo("onnxruntime");
+    assertThat(Backends.select(BackendPreference.onnxruntime).name()).isEqualTo("onnxruntime");
     assertThat(lines.list).extracting(ILoggingEvent::getFormattedMessage)
         .containsExactly("inference backend: onnxruntime (requested by the device profile)");
   }
@@ -56,7 +55,7 @@ class BackendsTest {
   void explicitTensorRtThatCannotLoadHereFailsWithTheFix() {
     InferenceBackend trt = Backends.byName("tensorrt").orElseThrow();
     org.junit.jupiter.api.Assumptions.assumeTrue(trt.unavailableReason().isPresent(), "TensorRT loads here");
-    assertThatThrownBy(() -> Backends.select(DeviceProfile.Backend.tensorrt))
+    assertThatThrownBy(() -> Backends.select(BackendPreference.tensorrt))
         .isInstanceOf(InferenceException.class)
         .hasMessageContaining("'tensorrt' cannot run here: " + trt.unavailableReason().get())
         .hasMessageContaining("fix: set backend: auto");

@@ -56,6 +56,44 @@ class ModelRegistryTest {
         .isInstanceOf(ModelException.class).hasMessageContaining("bottleneck.entropy_model.sha256");
   }
 
+  /** What a device holds: manifest, head, reference vectors — no tail, no full graph, no evaluation data. */
+  @Test
+  void headOnlyLoadNeedsNothingButWhatTheDeviceRuns() throws Exception {
+    Path dir = copy(CLS);
+    Files.delete(dir.resolve("tail.onnx"));
+    Files.delete(dir.resolve("full.onnx"));
+    try (Stream<Path> s = Files.walk(dir.resolve("eval"))) {
+      s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+    assertThatThrownBy(() -> load(CLS)).hasMessageContaining("tail.file");
+    LoadedModel m = new ModelRegistry(tmp).loadHead(CLS);
+    assertThat(m.head().file()).isEqualTo(dir.resolve("head.onnx"));
+    assertThat(m.headSha256()).hasSize(32);
+    assertThat(ReferenceVector.load(m)).isNotEmpty();
+  }
+
+  @Test
+  void headOnlyLoadRefusesAMissingOrCorruptHeadAndAMissingEntropyTable() throws Exception {
+    Path dir = copy(CLS);
+    Files.delete(dir.resolve("tail.onnx"));
+    Files.move(dir.resolve("head.onnx"), dir.resolve("head.onnx.bak"));
+    assertThatThrownBy(() -> new ModelRegistry(tmp).loadHead(CLS)).isInstanceOf(ModelException.class)
+        .hasMessageContaining(dir.resolve("head.onnx") + ": file not found (head.file in " + dir.resolve("model.yaml"))
+        .hasMessageContaining("fix: restore the file");
+    Files.move(dir.resolve("head.onnx.bak"), dir.resolve("head.onnx"));
+    try (FileChannel ch = FileChannel.open(dir.resolve("head.onnx"), StandardOpenOption.WRITE)) {
+      ch.truncate(Files.size(dir.resolve("head.onnx")) / 2);
+    }
+    assertThatThrownBy(() -> new ModelRegistry(tmp).loadHead(CLS)).isInstanceOf(ModelException.class)
+        .hasMessageContaining(dir.resolve("head.onnx") + ": SHA-256 is").hasMessageContaining("head.sha256");
+
+    String learned = "fs-entropic-cls-l1";
+    Path l = copy(learned);
+    Files.delete(l.resolve("entropy.json"));
+    assertThatThrownBy(() -> new ModelRegistry(tmp).loadHead(learned)).isInstanceOf(ModelException.class)
+        .hasMessageContaining("bottleneck.entropy_model.file");
+  }
+
   @Test
   void listsAndLoadsBothZooModels() throws Exception {
     ModelRegistry zoo = new ModelRegistry(ZOO);

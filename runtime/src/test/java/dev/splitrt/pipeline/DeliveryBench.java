@@ -94,6 +94,12 @@ public final class DeliveryBench {
       LatencyHistogram.Snapshot s = c.latency();
       double bytes = spool == null ? 0 : spool.bytesWritten() / (double) n;
       double fsyncs = spool == null ? 0 : spool.fsyncs() / (double) n;
+      double send = metrics.histogram("splitrt_edge_capture_to_send_seconds", "").snapshot().p50();
+      double ack = metrics.histogram("splitrt_edge_capture_to_ack_seconds", "").snapshot().p50();
+      double accept = metrics.histogram("splitrt_edge_publish_seconds", "").snapshot().p50();
+      System.out.printf("  %s %s: p50 capture->send %.2f ms, capture->PUBACK %.2f ms, capture->result %.2f ms; "
+              + "accept (spool append or outbox hand-off) %.3f ms%n", pace.isEmpty() ? "unpaced" : pace.substring(1),
+          fsync == null ? "spool off" : "spool " + fsync.name().toLowerCase(java.util.Locale.ROOT), send, ack, s.p50(), accept);
       return new double[] {c.count() / seconds, s.p50(), s.p95(), bytes, fsyncs};
     } finally {
       if (spool != null) spool.close();

@@ -1,5 +1,6 @@
 package dev.splitrt.profile;
 
+import dev.splitrt.infer.BackendPreference;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.onnxruntime.OrtEnvironment;
@@ -57,7 +58,7 @@ class JetsonGlibcTest {
     return out;
   }
 
-  static List<Part> parts(DeviceProfile.Backend backend) {
+  static List<Part> parts(BackendPreference backend) {
     return switch (backend) {
       case onnxruntime -> List.of(Part.core, Part.onnxruntime);
       case tensorrt -> List.of(Part.core, Part.tensorrt);
@@ -66,7 +67,7 @@ class JetsonGlibcTest {
   }
 
   /** Libraries of {@code line} that {@code backend} loads and that need a glibc newer than {@code glibc}. */
-  static List<String> tooNew(DeviceProfile.BuildLine line, DeviceProfile.Backend backend, String glibc) {
+  static List<String> tooNew(DeviceProfile.BuildLine line, BackendPreference backend, String glibc) {
     List<String> out = new ArrayList<>();
     for (Part p : parts(backend)) {
       NEEDS.get(line).get(p).forEach((lib, v) -> {

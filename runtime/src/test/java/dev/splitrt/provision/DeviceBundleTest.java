@@ -53,12 +53,25 @@ class DeviceBundleTest {
     assertThat(c.deviceId()).isEqualTo("cam-01");
     assertThat(c.fleet()).isEqualTo("demo");
     assertThat(c.broker().tls().keyFile()).hasToString("tls/device.key");
-    assertThat(new ModelRegistry(x.resolve(c.modelsDir())).load(c.model()).manifest().eval()).isNull();
+    // the server half stays on the server: the device validates and runs the head alone
+    assertThat(names).noneMatch(n -> n.endsWith("tail.onnx") || n.endsWith("full.onnx") || n.contains("/eval/"));
+    assertThat(new ModelRegistry(x.resolve(c.modelsDir())).loadHead(c.model()).manifest().eval()).isNull();
     assertThat(new DeviceProfiles(x.resolve(c.profilesDir())).load(c.profile()).name()).isEqualTo("jetson-orin-nano-8gb");
     assertThat(Files.readString(x.resolve("systemd/splitrt-edge.service")))
         .contains("ExecStart=/usr/local/bin/splitrt edge --config /opt/splitrt/current/config/edge.yaml", "Restart=on-failure",
-            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current", "Environment=ORT_DISABLE_TELEMETRY=1\n");
-    assertUnitCachesAreWritable(Files.readString(x.resolve("systemd/splitrt-edge.service")));
+            "NoNewPrivileges=true", "ProtectSystem=strict", "WorkingDirectory=/opt/splitrt/current", "Environment=ORT_DISABLE_TELEMETRY=1\n",
+            "ReadWritePaths=/opt/splitrt/engines /opt/splitrt/cache /opt/splitrt/state\n");
+    // The spool is on, outside the versioned install (it survives upgrades and rollbacks), writable under ProtectSystem=strict.
+    assertThat(c.stateDirectory()).isEqualTo(Path.of("/opt/splitrt/state"));
+    assertThat(c.deliverySpool().settings().dir()).isEqualTo(Path.of("/opt/splitrt/state/spool"));
+    String unit = Files.readString(x.resolve("systemd/splitrt-edge.service"));
+    assertUnitCachesAreWritable(unit);
+    assertThat(writablePaths(unit)).as("the spool under a ReadWritePaths entry")
+        .anyMatch(w -> c.deliverySpool().settings().dir().startsWith(Path.of(w)));
+  }
+
+  static List<String> writablePaths(String unit) {
+    return unit.lines().filter(l -> l.startsWith("ReadWritePaths=")).flatMap(l -> List.of(l.substring(15).split(" ")).stream()).toList();
   }
 
   /**
@@ -67,8 +80,7 @@ class DeviceBundleTest {
    * must end the process so that Restart=on-failure restarts it.
    */
   static void assertUnitCachesAreWritable(String unit) {
-    List<String> writable = unit.lines().filter(l -> l.startsWith("ReadWritePaths=")).flatMap(l -> List.of(l.substring(15).split(" ")).stream())
-        .toList();
+    List<String> writable = writablePaths(unit);
     List<String> caches = new ArrayList<>();
     for (String l : unit.lines().toList()) {
       String v = l.startsWith("Environment=") ? l.substring(12).replace("\"", "") : "";
@@ -91,6 +103,8 @@ class DeviceBundleTest {
     assertThat(Files.readSymbolicLink(root.resolve("current"))).hasToString("versions/1");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("current/tls/device.key")))).isEqualTo("rw-------");
     assertThat(said).anySatisfy(s -> assertThat(s).contains("first install: the bundle's fleet CA matches the pinned fingerprint"));
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("state")))).as("the spool's folder")
+        .isEqualTo("rwx------");
 
     BundleInstaller.Installed again = BundleInstaller.install(bundle, root, BundleInstaller.Options.defaults(), said::add);
     assertThat(again.changed()).isFalse();
@@ -192,6 +206,19 @@ class DeviceBundleTest {
     byte[] raw = Files.readAllBytes(evil);
     assertThat(raw.length).isPositive();
     assertThat(Tar.extract(evil, Files.createDirectories(dir.resolve("e")))).extracting(Tar.Extracted::name).containsExactly("a/b");
+  }
+
+  /** The learned codec's device needs its entropy tables (the encoder's half of the codec), and still no tail. */
+  @Test
+  void aLearnedCodecBundleCarriesItsEntropyTablesAndNoServerGraph() throws Exception {
+    DeviceBundle.Spec spec = DeviceBundle.Spec.of("cam-02", "fs-entropic-cls-l1", "jetson-orin-nano-8gb", "mqtts://broker.example:8883",
+        REPO.resolve("models"), REPO.resolve("device-profiles"));
+    Path b = DeviceBundle.build(ca, spec, dir.resolve("out2")).bundle();
+    Path x = Files.createDirectories(dir.resolve("x2"));
+    List<String> names = Tar.extract(b, x).stream().map(Tar.Extracted::name).toList();
+    assertThat(names).contains("models/fs-entropic-cls-l1/head.onnx", "models/fs-entropic-cls-l1/entropy.json")
+        .noneMatch(n -> n.endsWith(".onnx") && !n.endsWith("/head.onnx"));
+    assertThat(new ModelRegistry(x.resolve("models")).loadHead("fs-entropic-cls-l1").entropyTables().channels()).isEqualTo(8);
   }
 
   @Test

@@ -10,28 +10,39 @@ class TopicFilterTest {
 
   @Test
   void matchesLikeAnMqttBroker() {
-    assertThat(MqttLink.matches("a/b", "a/b")).isTrue();
-    assertThat(MqttLink.matches("a/b", "a/b/c")).isFalse();
-    assertThat(MqttLink.matches("a/+", "a/b")).isTrue();
-    assertThat(MqttLink.matches("a/+", "a/b/c")).isFalse();
-    assertThat(MqttLink.matches("a/#", "a")).isTrue();
-    assertThat(MqttLink.matches("a/#", "a/b/c")).isTrue();
-    assertThat(MqttLink.matches("#", "a/b")).isTrue();
-    assertThat(MqttLink.matches("+/+", "/x")).isTrue();
-    assertThat(MqttLink.matches("#", "$SYS/broker/uptime")).isFalse();
-    assertThat(MqttLink.matches("+/broker/uptime", "$SYS/broker/uptime")).isFalse();
-    assertThat(MqttLink.matches("$SYS/#", "$SYS/broker/uptime")).isTrue();
-    assertThat(MqttLink.matches("$share/g/a/+", "a/b")).isTrue();
+    assertThat(TopicFilter.of("a/b").matches("a/b")).isTrue();
+    assertThat(TopicFilter.of("a/b").matches("a/b/c")).isFalse();
+    assertThat(TopicFilter.of("a/+").matches("a/b")).isTrue();
+    assertThat(TopicFilter.of("a/+").matches("a/b/c")).isFalse();
+    assertThat(TopicFilter.of("a/#").matches("a")).isTrue();
+    assertThat(TopicFilter.of("a/#").matches("a/b/c")).isTrue();
+    assertThat(TopicFilter.of("#").matches("a/b")).isTrue();
+    assertThat(TopicFilter.of("+/+").matches("/x")).isTrue();
+    assertThat(TopicFilter.of("#").matches("$SYS/broker/uptime")).isFalse();
+    assertThat(TopicFilter.of("+/broker/uptime").matches("$SYS/broker/uptime")).isFalse();
+    assertThat(TopicFilter.of("$SYS/#").matches("$SYS/broker/uptime")).isTrue();
+    assertThat(TopicFilter.of("$share/g/a/+").matches("a/b")).isTrue();
+  }
+
+  @Test
+  void isAValue() {
+    TopicFilter shared = TopicFilter.of(Topics.sharedFeatures("g", "f"));
+    assertThat(shared.group()).isEqualTo("g");
+    assertThat(shared.value()).isEqualTo("$share/g/splitrt/v1/f/+/features/+");
+    assertThat(shared).isEqualTo(TopicFilter.of(shared.value())).hasSameHashCodeAs(TopicFilter.of(shared.value()));
+    assertThat(TopicFilter.of("a/+").group()).isNull();
+    assertThat(shared.matches(Topics.features("f", "cam-1", "m"))).isTrue();
+    assertThat(shared.matches(Topics.results("f", "cam-1", "m"))).isFalse();
   }
 
   @Test
   void rejectsMisplacedWildcardsAndBadSharedFilters() {
-    assertThatThrownBy(() -> MqttLink.checkFilter("a/#/b")).hasMessageContaining("misplaces a wildcard");
-    assertThatThrownBy(() -> MqttLink.checkFilter("a/b+")).hasMessageContaining("misplaces a wildcard");
-    assertThatThrownBy(() -> MqttLink.checkFilter("$share//a")).hasMessageContaining("$share/<group>/<filter>");
-    assertThatThrownBy(() -> MqttLink.checkFilter("$share/g/")).hasMessageContaining("$share/<group>/<filter>");
-    assertThatThrownBy(() -> MqttLink.checkFilter("")).hasMessageContaining("empty");
-    assertThatCode(() -> MqttLink.checkFilter(Topics.sharedFeatures("g", "f"))).doesNotThrowAnyException();
+    assertThatThrownBy(() -> TopicFilter.of("a/#/b")).hasMessageContaining("misplaces a wildcard");
+    assertThatThrownBy(() -> TopicFilter.of("a/b+")).hasMessageContaining("misplaces a wildcard");
+    assertThatThrownBy(() -> TopicFilter.of("$share//a")).hasMessageContaining("$share/<group>/<filter>");
+    assertThatThrownBy(() -> TopicFilter.of("$share/g/")).hasMessageContaining("$share/<group>/<filter>");
+    assertThatThrownBy(() -> TopicFilter.of("")).hasMessageContaining("empty");
+    assertThatCode(() -> TopicFilter.of(Topics.sharedFeatures("g", "f"))).doesNotThrowAnyException();
   }
 
   @Test

@@ -36,10 +36,10 @@ class TopicsTest {
   @Test
   void sharedFilterMatchesEveryDevicesFeaturesButNotResults() {
     String filter = Topics.sharedFeatures("g", "f");
-    assertThat(MqttLink.matches(filter, Topics.features("f", "d1", "m"))).isTrue();
-    assertThat(MqttLink.matches(filter, Topics.features("f", "d2", "other"))).isTrue();
-    assertThat(MqttLink.matches(filter, Topics.results("f", "d1", "m"))).isFalse();
-    assertThat(MqttLink.matches(filter, Topics.features("other", "d1", "m"))).isFalse();
+    assertThat(TopicFilter.of(filter).matches(Topics.features("f", "d1", "m"))).isTrue();
+    assertThat(TopicFilter.of(filter).matches(Topics.features("f", "d2", "other"))).isTrue();
+    assertThat(TopicFilter.of(filter).matches(Topics.results("f", "d1", "m"))).isFalse();
+    assertThat(TopicFilter.of(filter).matches(Topics.features("other", "d1", "m"))).isFalse();
   }
 
   @Test

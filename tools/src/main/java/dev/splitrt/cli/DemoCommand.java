@@ -1,11 +1,13 @@
 package dev.splitrt.cli;
 
+import dev.splitrt.daemon.Daemons;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.splitrt.codec.CodecSpec;
 import dev.splitrt.codec.Granularity;
 import dev.splitrt.config.BrokerConfig;
 import dev.splitrt.config.EdgeConfig;
+import dev.splitrt.edge.Delivery;
 import dev.splitrt.edge.EdgeDaemon;
 import dev.splitrt.edge.EdgeSettings;
 import dev.splitrt.edge.EdgeStats;
@@ -20,6 +22,7 @@ import dev.splitrt.model.ModelManifest;
 import dev.splitrt.model.ModelRegistry;
 import dev.splitrt.profile.DeviceProfile;
 import dev.splitrt.profile.DeviceProfiles;
+import dev.splitrt.spool.Spool;
 import dev.splitrt.tail.Detections;
 import dev.splitrt.tail.TailRunner;
 import dev.splitrt.transport.EmbeddedHiveMq;
@@ -105,7 +108,9 @@ final class DemoCommand implements Callable<Integer> {
       }
       MetricsRegistry metrics = new MetricsRegistry();
       BrokerConfig bc = BrokerConfig.of(url);
-      EdgeConfig ec = new EdgeConfig(DEVICE, FLEET, modelId, null, profileName, null, uri, bc, null, null, null, null, null);
+      // The device's default: the spool on (here in the demo's temporary folder, gone after the run).
+      EdgeConfig ec = new EdgeConfig(DEVICE, FLEET, modelId, null, profileName, null, uri, bc, null, null, null, null, null, null,
+          work.resolve("state"));
       ec.validate("demo edge config");
       EdgeSettings es = EdgeDaemon.settings(ec, profile, model);
       // Unique client ids: two demos on one external broker must not take over each other's connections.
@@ -118,9 +123,14 @@ final class DemoCommand implements Callable<Integer> {
           if (!l.awaitConnected(Duration.ofSeconds(15))) throw new Errors.UserError("cannot reach the broker at " + url + " within 15 s; check --broker");
         }
         ResultCollector results = ResultCollector.attach(resultLink, FLEET);
+        EdgeConfig.SpoolConfig sc = ec.deliverySpool();
         try (TailRunner tail = TailRunner.start(ts, List.of(model), backend, tailLink, metrics);
+             Spool spool = Spool.open(sc.settings());
+             Delivery delivery = new Delivery(spool, edgeLink, new Delivery.Settings(sc.windowOrDefault(), sc.resultTimeout(),
+                 sc.resultTimeoutMax(), sc.healthMaxWait(), ec.chunkingEnabled()), FLEET, DEVICE, modelId, metrics);
              JpegSizeSource source = new JpegSizeSource(FrameSources.open(uri), total);
-             EdgeDaemon edge = EdgeDaemon.create(es, model, backend, source, edgeLink, metrics)) {
+             EdgeDaemon edge = EdgeDaemon.create(es, model, backend, source, edgeLink, delivery, metrics)) {
+          delivery.start();
           Thread.sleep(300); // let the subscriptions settle on the broker before the first feature
           long runStart = System.nanoTime();
           edge.start();
@@ -129,7 +139,7 @@ final class DemoCommand implements Callable<Integer> {
             while (!edge.awaitSourceDone(Duration.ofMillis(250))) bar.stepTo(results.count());
             edge.stop(Duration.ofSeconds(30));
             EdgeStats s = edge.stats();
-            results.awaitCount((int) s.acked(), 30_000);
+            results.awaitCount((int) s.accepted(), 30_000); // stop() waited for the results at the device
             tail.awaitIdle(10_000);
             bar.stepTo(results.count());
           }

@@ -1,5 +1,6 @@
 package dev.splitrt.cli;
 
+import dev.splitrt.infer.BackendPreference;
 import dev.splitrt.codec.CodecSpec;
 import dev.splitrt.eval.CodecSweep;
 import dev.splitrt.eval.RateAccuracyReport;
@@ -9,7 +10,6 @@ import dev.splitrt.infer.SessionOptions;
 import dev.splitrt.model.LoadedModel;
 import dev.splitrt.model.ModelManifest;
 import dev.splitrt.model.ModelRegistry;
-import dev.splitrt.profile.DeviceProfile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,7 +69,7 @@ final class EvalCommand implements Callable<Integer> {
   int frames;
 
   @Option(names = "--backend", defaultValue = "onnxruntime", description = "auto, tensorrt or onnxruntime (default ${DEFAULT-VALUE}).")
-  DeviceProfile.Backend backendName;
+  BackendPreference backendName;
 
   @Option(names = "--threads", defaultValue = "0", description = "Inference threads per session (default: backend's choice).")
   int threads;

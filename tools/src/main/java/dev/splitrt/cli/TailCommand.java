@@ -1,5 +1,7 @@
 package dev.splitrt.cli;
 
+import dev.splitrt.daemon.Daemons;
+import dev.splitrt.infer.BackendPreference;
 import dev.splitrt.config.TailConfig;
 import dev.splitrt.infer.Backends;
 import dev.splitrt.infer.InferenceBackend;
@@ -7,7 +9,6 @@ import dev.splitrt.metrics.MetricsRegistry;
 import dev.splitrt.metrics.MetricsServer;
 import dev.splitrt.model.LoadedModel;
 import dev.splitrt.model.ModelRegistry;
-import dev.splitrt.profile.DeviceProfile;
 import dev.splitrt.tail.TailRunner;
 import dev.splitrt.transport.MqttLink;
 import java.nio.file.Path;
@@ -30,11 +31,12 @@ final class TailCommand implements Callable<Integer> {
     ModelRegistry registry = new ModelRegistry(c.modelsDir() != null ? c.modelsDir() : RepoPaths.models());
     List<LoadedModel> models = new ArrayList<>();
     for (String id : c.models()) models.add(registry.load(id));
-    InferenceBackend backend = Backends.select(DeviceProfile.Backend.auto);
+    InferenceBackend backend = Backends.select(BackendPreference.auto);
     String runnerId = c.broker().clientId() != null ? c.broker().clientId() : defaultClientId(c.group(), c.instanceNumber());
     MetricsRegistry metrics = new MetricsRegistry();
     TailRunner.Settings settings = new TailRunner.Settings(c.fleet(), c.group(), runnerId, c.workerCount(), c.threadsPerWorker(),
-        c.evaluationMode(), c.queue(), c.queueByteLimit(), c.resultCacheEntries());
+        c.evaluationMode(), c.queue(), c.queueByteLimit(), c.resultCacheEntries(), c.reassemblyByteLimit(), c.reassemblySetLimit(),
+        c.chunkTimeout());
     long maxPacket = c.receiveMaxPacket() > 0 ? c.receiveMaxPacket() : TailRunner.maxFeaturePacketBytes(models);
     Daemons.Signals signals = new Daemons.Signals("splitrt-tail-shutdown");
     int code = 1;

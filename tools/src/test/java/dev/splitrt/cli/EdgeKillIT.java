@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.splitrt.codec.FeatureDecoder;
 import dev.splitrt.infer.Backends;
 import dev.splitrt.metrics.MetricsRegistry;
 import dev.splitrt.model.LoadedModel;
@@ -73,6 +74,7 @@ class EdgeKillIT {
         + "metrics_port: " + metricsPort + "\n"
         + "spool: {dir: '" + spool + "', fsync: interval, fsync_interval_ms: 50, result_timeout_ms: 2000}\n");
     Map<Key, AtomicInteger> results = new ConcurrentHashMap<>();
+    Map<Key, AtomicInteger> sent = new ConcurrentHashMap<>(); // feature messages the broker passed on, per identity
     Process broker = mosquitto(conf, port, dir);
     Process edge = null;
     try (MqttLink tailLink = MqttLink.start(fast(url, "kill-tail").withSessionExpiry(600), null);
@@ -85,12 +87,19 @@ class EdgeKillIT {
         results.computeIfAbsent(new Key(r.get("epoch").asLong(), r.get("sequence").asLong()), k -> new AtomicInteger())
             .incrementAndGet();
       });
+      FeatureDecoder decoder = new FeatureDecoder(model.manifest().tail().input().elementCount());
+      observer.subscribe(Topics.features("kill", "cam-kill", model.manifest().id()), 1, (t, p) -> {
+        var h = decoder.decode(p).header();
+        sent.computeIfAbsent(new Key(h.epoch(), h.sequence()), k -> new AtomicInteger()).incrementAndGet();
+      });
       edge = edge(cfg, dir, "1");
       assertThat(await(() -> count(results, 1) >= 20, 90)).as("epoch 1 streams: " + log(dir, "1")).isTrue();
 
       broker.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // kill -9 the broker
       Thread.sleep(3_000); // the edge keeps accepting into its spool
       long acceptedBeforeKill = metric(metricsPort, "splitrt_edge_features_accepted_total");
+      // Final for this process: nothing is resent while the broker is down (the clock starts at the PUBACK).
+      long resentBeforeKill = metric(metricsPort, "splitrt_edge_features_resent_total");
       edge.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // kill -9 the edge
       List<Key> unanswered = Spool.peek(spool);
       Set<Long> answeredBefore = sequences(results, 1);
@@ -127,8 +136,27 @@ class EdgeKillIT {
       assertThat(Integer.parseInt(m.group(2))).as("expired").isZero();
       assertThat(Integer.parseInt(m.group(5))).as("unanswered").isZero();
       assertThat(Spool.peek(spool)).as("the spool is empty after the drain").isEmpty();
+      long recoveredAtStart = unanswered.size(); // what the second process found in the spool and sent first
+      long resent = resentBeforeKill + Long.parseLong(m.group(3));
+      Thread.sleep(500); // the last results reach the observer
       long dup = results.values().stream().filter(n -> n.get() > 1).count();
-      System.out.printf("results: %d identities, %d with more than one result%n", results.size(), dup);
+      long duplicateResults = results.values().stream().mapToLong(n -> n.get() - 1).sum();
+      System.out.printf("results: %d identities, %d with more than one result, %d duplicate results; sends after the first: "
+          + "%d resent by epoch 1 + %s by epoch 2, %d sent again by epoch 2 from the spool%n", results.size(), dup, duplicateResults,
+          resentBeforeKill, m.group(3), recoveredAtStart);
+      // Per identity: never more results than feature messages the broker passed on for it (the tail answers
+      // a repeat from its cache, once per copy it receives, and computes nothing twice).
+      Map<Key, String> overAnswered = new java.util.TreeMap<>(java.util.Comparator.comparingLong(Key::epoch)
+          .thenComparingLong(Key::sequence));
+      results.forEach((k, n) -> {
+        int copies = sent.getOrDefault(k, new AtomicInteger()).get();
+        if (n.get() > copies) overAnswered.put(k, n.get() + " results for " + copies + " sends");
+      });
+      assertThat(overAnswered).as("identities with more results than sends").isEmpty();
+      // In total: the copies beyond the first are the edge's resends, counted by its metrics, plus what the
+      // second process sent again from the spool (its first send there; sent before the kill too, maybe).
+      assertThat(duplicateResults).as("duplicate results <= resends (epoch 1 + epoch 2) + re-sent from the spool")
+          .isLessThanOrEqualTo(resent + recoveredAtStart);
     } finally {
       if (edge != null) edge.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       broker.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

@@ -22,9 +22,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code splitrt edge} as a real process: SIGTERM in the middle of a live stream stops capture,
- * finishes the queued frames, waits for the broker's acknowledgements, and exits 0; every feature
- * it accepted reaches the tail.
+ * {@code splitrt edge} as a real process with its default config (the spool on, in STATE_DIR/spool):
+ * SIGTERM in the middle of a live stream stops capture, finishes the queued frames, waits for the
+ * result of every accepted feature, and exits 0; every feature it accepted reaches the tail.
  */
 class EdgeSigtermIT {
   private static final Path REPO = Path.of(System.getProperty("splitrt.repo"));
@@ -40,7 +40,8 @@ class EdgeSigtermIT {
       ResultCollector results = ResultCollector.attach(resultLink, "sig");
       Path cfg = dir.resolve("edge.yaml");
       Files.writeString(cfg, "device_id: cam-sig\nfleet: sig\nmodel: fs-bottlefit-cls\nprofile: x86-64-cpu\n"
-          + "source: " + model.resolve("eval") + "?fps=30&loop=0\n" + "broker: {url: '" + broker.url() + "'}\n");
+          + "source: " + model.resolve("eval") + "?fps=30&loop=0\n" + "broker: {url: '" + broker.url() + "'}\n"
+          + "state_dir: '" + dir.resolve("state") + "'\n"); // the default config: the spool is on, in STATE_DIR/spool
       Path err = dir.resolve("edge.err");
       // The classpath the launcher (tools/splitrt) uses, laid out by `mvn package` before this suite runs.
       Path target = REPO.resolve("tools/target");
@@ -62,7 +63,13 @@ class EdgeSigtermIT {
       Matcher m = Pattern.compile("captured (\\d+), accepted (\\d+), acked (\\d+), dropped (\\d+)").matcher(log);
       assertThat(m.find()).as(log).isTrue();
       int accepted = Integer.parseInt(m.group(2));
-      assertThat(Integer.parseInt(m.group(3))).as("acked = accepted").isEqualTo(accepted);
+      Matcher d = Pattern.compile("epoch 1, answered (\\d+), expired (\\d+), resent (\\d+), duplicate results (\\d+), "
+          + "unanswered (\\d+)").matcher(log);
+      assertThat(d.find()).as("the spool is on by default: " + log).isTrue();
+      assertThat(Integer.parseInt(d.group(1))).as("answered = accepted").isEqualTo(accepted);
+      assertThat(Integer.parseInt(d.group(2))).as("expired").isZero();
+      assertThat(Integer.parseInt(d.group(5))).as("unanswered").isZero();
+      assertThat(dev.splitrt.spool.Spool.peek(dir.resolve("state/spool"))).as("the spool is empty after the drain").isEmpty();
       assertThat(results.awaitCount(accepted, 30_000)).as("every accepted feature has a result").isTrue();
       assertThat(results.count()).isEqualTo(accepted);
     }

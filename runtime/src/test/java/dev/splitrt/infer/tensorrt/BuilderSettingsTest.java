@@ -1,5 +1,6 @@
 package dev.splitrt.infer.tensorrt;
 
+import dev.splitrt.infer.BackendPreference;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class BuilderSettingsTest {
   private static DeviceProfile profile(List<String> precisions, DeviceProfile.EngineBuild e) {
     return new DeviceProfile("p", "d", "b", "aarch64", new DeviceProfile.Gpu("Orin", "8.7"), precisions, 2, 8192,
-        DeviceProfile.Backend.auto, new DeviceProfile.Pipeline(0, 4, 0, null), new DeviceProfile.Network(1000, 1 << 20),
+        BackendPreference.auto, new DeviceProfile.Pipeline(0, 4, 0, null), new DeviceProfile.Network(1000, 1 << 20),
         "Tegra234", null, null, e);
   }
 

@@ -1,11 +1,11 @@
-package dev.splitrt.cli;
+package dev.splitrt.daemon;
 
 import dev.splitrt.config.BrokerConfig;
 import dev.splitrt.transport.MqttSettings;
 import java.time.Duration;
 
 /** What the edge, tail and demo commands share: turning a broker config into link settings. */
-final class Daemons {
+public final class Daemons {
   private Daemons() {}
 
   /**
@@ -14,7 +14,7 @@ final class Daemons {
    * subscribers keep a session, so what the broker acknowledged but had not yet delivered to them
    * survives their reconnect (and a broker restart, where the broker persists sessions).
    */
-  static MqttSettings mqtt(BrokerConfig b, String defaultClientId, int defaultBackoffMinMs, long defaultSessionExpiry) {
+  public static MqttSettings mqtt(BrokerConfig b, String defaultClientId, int defaultBackoffMinMs, long defaultSessionExpiry) {
     MqttSettings.Tls tls = b.tls() == null ? null : new MqttSettings.Tls(b.tls().caFile(), b.tls().certFile(), b.tls().keyFile());
     return new MqttSettings(b.url(), b.clientId() != null ? b.clientId() : defaultClientId, b.username(), b.password(), tls,
         b.keepAlive(), Duration.ofMillis(b.backoffMin(defaultBackoffMinMs)), Duration.ofMillis(b.backoffMax()), b.inflight(), b.outbox(),
@@ -26,12 +26,12 @@ final class Daemons {
    * waits until the command has drained and then ends the process with the command's exit code (a
    * clean drain after SIGTERM exits 0, as systemd expects). Call {@link #finish} exactly once.
    */
-  static final class Signals {
+  public static final class Signals {
     private final java.util.concurrent.CountDownLatch signalled = new java.util.concurrent.CountDownLatch(1);
     private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
     private volatile int exitCode;
 
-    Signals(String name) {
+    public Signals(String name) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         signalled.countDown();
         try {
@@ -43,16 +43,16 @@ final class Daemons {
       }, name));
     }
 
-    boolean received() {
+    public boolean received() {
       return signalled.getCount() == 0;
     }
 
     /** Waits up to {@code millis} for a signal; true when one arrived. */
-    boolean await(long millis) throws InterruptedException {
+    public boolean await(long millis) throws InterruptedException {
       return signalled.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
-    void finish(int code) {
+    public void finish(int code) {
       exitCode = code;
       finished.countDown();
     }
