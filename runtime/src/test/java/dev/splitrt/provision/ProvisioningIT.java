@@ -454,8 +454,16 @@ class ProvisioningIT {
     System.out.println("100 MB junk messages: bytes sent before the broker closed each connection " + sentBeforeClose + " (limit " + limit + ")");
     // Benchmark figure for the note (no timed assertion): verify round trips undisturbed, then while a
     // second device-identity connection keeps sending 100 MB packets.
+    // The tail runs in this JVM, so this JVM's peak RSS (tail, broker clients and the junk sender together)
+    // is an upper bound on the tail's; sampled in each phase.
+    long[] rssQuiet = {rssKiB(), 0};
     List<Long> quiet = new ArrayList<>();
-    for (int i = 0; i < 10; i++) quiet.add(roundTrip());
+    for (int i = 0; i < 10; i++) {
+      quiet.add(roundTrip());
+      rssQuiet[1] = Math.max(rssQuiet[1], rssKiB());
+    }
+    long receivedBefore = tail.stats().received();
+    long deadBefore = tail.stats().deadLettered();
     java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
     java.util.concurrent.atomic.AtomicInteger junkSent = new java.util.concurrent.atomic.AtomicInteger();
     Thread junker = new Thread(() -> {
@@ -470,16 +478,44 @@ class ProvisioningIT {
     });
     junker.start();
     List<Long> loaded = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicLong rssLoaded = new java.util.concurrent.atomic.AtomicLong();
+    Thread sampler = new Thread(() -> {
+      while (!stop.get()) {
+        rssLoaded.accumulateAndGet(rssKiB(), Math::max);
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    sampler.start();
     try {
       for (int i = 0; i < 10; i++) loaded.add(roundTrip());
     } finally {
       stop.set(true);
       junker.join(30_000);
+      sampler.join(5_000);
     }
     System.out.println("verify round trip p50: undisturbed " + median(quiet) + " ms " + quiet + "; with 100 MB packets being sent "
         + median(loaded) + " ms " + loaded + " (" + junkSent.get() + " junk packets refused meanwhile)");
+    System.out.println("test JVM (holds the tail) RSS: " + rssQuiet[0] / 1024 + " MiB before, peak " + rssQuiet[1] / 1024
+        + " MiB undisturbed, peak " + rssLoaded.get() / 1024 + " MiB while 100 MB packets were sent; max heap "
+        + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB; tail received " + (tail.stats().received() - receivedBefore)
+        + " messages in the flood phase (only the round trips' features: the junk never reached it)");
     assertThat(sentBeforeClose).allSatisfy(n -> assertThat(n).isLessThan(16L * 1024 * 1024));
     assertThat(tail.stats().received()).isPositive();
+    assertThat(tail.stats().deadLettered()).as("no junk packet reached the tail, not even as a dead letter").isEqualTo(deadBefore);
+  }
+
+  /** This process's resident set (VmRSS of /proc/self/status), in KiB. */
+  static long rssKiB() {
+    try {
+      String line = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS:")).findFirst().orElseThrow();
+      return Long.parseLong(line.replaceAll("[^0-9]", ""));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   static long roundTrip() {
