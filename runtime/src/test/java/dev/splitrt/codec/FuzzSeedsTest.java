@@ -27,9 +27,14 @@ class FuzzSeedsTest {
   private static final Path RESOURCES = FuzzSeeds.repo().resolve("runtime/src/test/resources");
   private static final List<LoadedModel> ZOO = FuzzSeeds.zoo();
 
+  /**
+   * The generated seeds of a folder ({@code real-*}, {@code hostile-*}); Jazzer's own findings
+   * ({@code crash-*}, {@code timeout-*}) may sit beside them as regression inputs and are not ours to check.
+   */
   private static TreeSet<String> names(Path dir) throws IOException {
     try (var files = Files.list(dir)) {
-      return files.map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("real-") || n.startsWith("hostile-"))
+          .collect(Collectors.toCollection(TreeSet::new));
     }
   }
 
