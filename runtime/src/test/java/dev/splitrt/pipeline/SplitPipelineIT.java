@@ -78,8 +78,14 @@ class SplitPipelineIT {
       // keep theirs (what the broker acknowledged but had not yet delivered survives the restart), and
       // the edge backs off longer than the subscribers, so they are back when it resends (Mosquitto
       // does not queue shared-subscription messages while no member of the group is connected).
+      // The outage starts 1.5 s after the edge's first connection, not 1.5 s after the test's start: on a loaded
+      // box the edge can take longer than that to load its model and connect, and an outage before its first
+      // connection is another test (edgeStartedBeforeTheBrokerConnectsWhenTheBrokerAppears).
+      String edgeConnected = " as edge-" + model.manifest().id() + " ";
       Thread restarter = new Thread(() -> {
         try {
+          long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+          while (!broker.log().contains(edgeConnected) && System.nanoTime() < deadline) Thread.sleep(50);
           Thread.sleep(1_500);
           broker.stop();
           Thread.sleep(2_000);
