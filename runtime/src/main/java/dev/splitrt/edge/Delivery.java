@@ -90,6 +90,7 @@ public final class Delivery implements AutoCloseable {
   /** Set by {@link #wake}, cleared by the sender before it scans: a wake-up during a scan is not lost. */
   private boolean woken;
   private final LongAdder accepted;
+  private final LongAdder brokerAcked = new LongAdder();
   private final LongAdder answered;
   private final LongAdder expired;
   private final Map<Outcome, LongAdder> expiredBy = new EnumMap<>(Outcome.class);
@@ -112,6 +113,8 @@ public final class Delivery implements AutoCloseable {
     /** Times it was refused as too large and sent again split (bounded by {@link #MAX_RESPLITS}). */
     volatile int resplits;
     boolean countedChunked;
+    /** The broker acknowledged one of its sends (counted once per feature in {@link #brokerAcked}). */
+    volatile boolean brokerAcked;
   }
 
   /**
@@ -212,6 +215,11 @@ public final class Delivery implements AutoCloseable {
   public String healthJson() {
     return "{\"spool_features\":" + spool.liveCount() + ",\"spool_bytes\":" + spool.bytes() + ",\"oldest_wait_ms\":"
         + oldestWaitMillis() + ",\"epoch\":" + spool.epoch() + "}";
+  }
+
+  /** Features the broker acknowledged (PUBACK of any of their sends), once each: the spool path's "acked". */
+  public long brokerAcked() {
+    return brokerAcked.sum();
   }
 
   public Counts counts() {
@@ -351,6 +359,10 @@ public final class Delivery implements AutoCloseable {
     if (first) captureToSend.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
     sent.acked().whenComplete((ok, error) -> {
       if (error == null) {
+        if (!t.brokerAcked) {
+          t.brokerAcked = true;
+          brokerAcked.increment();
+        }
         if (attempt == 1) captureToAck.recordNanos((System.currentTimeMillis() * 1000 - e.captureMicros) * 1000);
         t.resendAtNanos = System.nanoTime() + timeoutNanos(attempt);
       } else if (error instanceof PublishRejectedException r && r.code() == ReasonCode.PACKET_TOO_LARGE && settings.chunking()

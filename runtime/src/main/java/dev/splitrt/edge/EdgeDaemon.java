@@ -253,7 +253,9 @@ public final class EdgeDaemon implements AutoCloseable {
   }
 
   public EdgeStats stats() {
-    return new EdgeStats(captured.sum(), accepted.sum(), dropped.sum(), failed.sum(), acked.sum(), featureBytes.sum());
+    // With a spool the features are sent by Delivery, which counts the broker's acknowledgements itself.
+    long brokerAcked = delivery != null ? delivery.brokerAcked() : acked.sum();
+    return new EdgeStats(captured.sum(), accepted.sum(), dropped.sum(), failed.sum(), brokerAcked, featureBytes.sum());
   }
 
   public EdgeSettings settings() {

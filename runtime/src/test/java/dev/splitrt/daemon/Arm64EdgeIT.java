@@ -167,6 +167,7 @@ class Arm64EdgeIT {
     Path p = dir.resolve(device + ".yaml");
     Files.writeString(p, "device_id: " + device + "\nfleet: " + FLEET + "\nmodel: " + MODEL + "\nmodels_dir: " + assembly.resolve("models")
         + "\nprofile: jetson-orin-nano-8gb\nprofiles_dir: " + assembly.resolve("profiles") + "\nsource: 'dir:" + frames + "'\n"
+        + "state_dir: " + dir.resolve(device + "-state") + "\n"
         + "broker:\n  url: '" + url + "'\n");
     return p;
   }
