@@ -452,8 +452,9 @@ class ProvisioningIT {
       assertThat(r.outcome()).as("round trip after junk message %d: %s", i, r.detail()).isEqualTo(DeviceCheck.Outcome.OK);
     }
     System.out.println("100 MB junk messages: bytes sent before the broker closed each connection " + sentBeforeClose + " (limit " + limit + ")");
-    // Benchmark figure for the note (no timed assertion): verify round trips undisturbed, then while a
-    // second device-identity connection keeps sending 100 MB packets.
+    // Benchmark figure for the note (no timed assertion): cam-01's verify round trips undisturbed, then while
+    // another provisioned device (cam-flood, its own certificate) keeps sending 100 MB packets.
+    Path flooder = provision("cam-flood", broker);
     // The tail runs in this JVM, so this JVM's peak RSS (tail, broker clients and the junk sender together)
     // is an upper bound on the tail's; sampled in each phase.
     long[] rssQuiet = {rssKiB(), 0};
@@ -469,7 +470,7 @@ class ProvisioningIT {
     Thread junker = new Thread(() -> {
       while (!stop.get()) {
         try {
-          junk(broker, cam01, "cam-01-junk-bg", 100_000_000);
+          junk(broker, flooder, "cam-flood-junk", 100_000_000);
           junkSent.incrementAndGet();
         } catch (Exception e) {
           // the broker closing the connection is the expected outcome; go on
