@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.splitrt.model.LoadedModel;
 import dev.splitrt.model.ModelRegistry;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +22,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class EdgeExitCodeIT {
   private static final Path REPO = Path.of(System.getProperty("splitrt.repo"));
-  private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
+  private static final Path MOSQUITTO = MosquittoProcess.MOSQUITTO;
 
   @Test
   void anInvalidConfigExitsOneNamingTheField(@TempDir Path dir) throws Exception {
@@ -45,10 +42,10 @@ class EdgeExitCodeIT {
     Assumptions.assumeTrue(Files.isExecutable(MOSQUITTO), "skipped: " + MOSQUITTO
         + " is missing; install Debian's mosquitto (.ci/run does)");
     LoadedModel model = new ModelRegistry(REPO.resolve("models")).load("fs-bottlefit-cls");
-    int port = freePort();
+    int port = MosquittoProcess.freePort();
     Path conf = dir.resolve("mosquitto.conf");
     Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 2048\n");
-    Process broker = mosquitto(conf, port, dir);
+    Process broker = MosquittoProcess.start(conf, port, dir);
     Process edge = null;
     try {
       Path cfg = dir.resolve("edge.yaml");
@@ -80,25 +77,5 @@ class EdgeExitCodeIT {
         "-Dsplitrt.repo=" + REPO, "-cp", classpath, "dev.splitrt.cli.Main", "edge", "--config", cfg.toString(),
         "--drain-seconds", "20")
         .redirectError(dir.resolve("edge.err").toFile()).redirectOutput(dir.resolve("edge.out").toFile()).start();
-  }
-
-  private static Process mosquitto(Path conf, int port, Path dir) throws Exception {
-    Process p = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString()).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("mosquitto.log").toFile())).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (System.nanoTime() < deadline) {
-      try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
-        return p;
-      } catch (IOException notYet) {
-        Thread.sleep(50);
-      }
-    }
-    throw new IOException("mosquitto did not listen on " + port + ": " + Files.readString(dir.resolve("mosquitto.log")));
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 }

@@ -17,9 +17,6 @@ import dev.splitrt.transport.MqttSettings;
 import dev.splitrt.transport.Topics;
 import java.io.IOException;
 import java.net.HttpURLConnection;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -53,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EdgeKillIT {
   private static final Path REPO = Path.of(System.getProperty("splitrt.repo"));
-  private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
+  private static final Path MOSQUITTO = MosquittoProcess.MOSQUITTO;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Test
@@ -61,8 +58,8 @@ class EdgeKillIT {
     Assumptions.assumeTrue(Files.isExecutable(MOSQUITTO), "skipped: " + MOSQUITTO
         + " is missing; install Debian's mosquitto (.ci/run does)");
     LoadedModel model = new ModelRegistry(REPO.resolve("models")).load("fs-bottlefit-cls");
-    int port = freePort();
-    int metricsPort = freePort();
+    int port = MosquittoProcess.freePort();
+    int metricsPort = MosquittoProcess.freePort();
     String url = "tcp://127.0.0.1:" + port;
     Path conf = dir.resolve("mosquitto.conf");
     Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
@@ -75,7 +72,7 @@ class EdgeKillIT {
         + "spool: {dir: '" + spool + "', fsync: interval, fsync_interval_ms: 50, result_timeout_ms: 2000}\n");
     Map<Key, AtomicInteger> results = new ConcurrentHashMap<>();
     Map<Key, AtomicInteger> sent = new ConcurrentHashMap<>(); // feature messages the broker passed on, per identity
-    Process broker = mosquitto(conf, port, dir);
+    Process broker = MosquittoProcess.start(conf, port, dir);
     Process edge = null;
     try (MqttLink tailLink = MqttLink.start(fast(url, "kill-tail").withSessionExpiry(600), null);
          TailRunner tail = TailRunner.start(new TailRunner.Settings("kill", "kill-group", "kill-tail", 1, 0, false, 64),
@@ -112,7 +109,7 @@ class EdgeKillIT {
       unanswered.forEach(k -> known.add(k.sequence()));
       assertThat((long) known.size()).as("answered + spooled covers everything accepted").isGreaterThanOrEqualTo(acceptedBeforeKill);
 
-      broker = mosquitto(conf, port, dir);
+      broker = MosquittoProcess.start(conf, port, dir);
       edge = edge(cfg, dir, "2");
       assertThat(await(() -> unanswered.stream().allMatch(results::containsKey) && count(results, 2) >= 20, 120))
           .as("every spooled epoch-1 feature answered after the restart; missing %s; %s",
@@ -191,19 +188,6 @@ class EdgeKillIT {
     }
   }
 
-  private static Process mosquitto(Path conf, int port, Path dir) throws Exception {
-    Process p = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString()).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("mosquitto.log").toFile())).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (System.nanoTime() < deadline) {
-      try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
-        return p;
-      } catch (IOException notYet) {
-        Thread.sleep(50);
-      }
-    }
-    throw new IOException("mosquitto did not listen on " + port + ": " + Files.readString(dir.resolve("mosquitto.log")));
-  }
 
   private static long metric(int port, String name) throws IOException {
     HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/metrics").toURL().openConnection();
@@ -230,11 +214,5 @@ class EdgeKillIT {
     MqttSettings d = MqttSettings.defaults(url, clientId);
     return new MqttSettings(d.url(), d.clientId(), null, null, null, d.keepAliveSeconds(), Duration.ofMillis(250),
         Duration.ofMillis(1_000), d.maxInflight(), d.outboxBytes());
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 }

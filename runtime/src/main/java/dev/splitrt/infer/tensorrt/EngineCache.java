@@ -1,7 +1,6 @@
 package dev.splitrt.infer.tensorrt;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -71,11 +70,8 @@ final class EngineCache {
       Files.write(tmp, plan);
       Files.writeString(sidecar(engine, ".key"), key.canonical());
       Files.writeString(sidecar(engine, ".sha256"), sha256(plan) + "\n");
-      try {
-        Files.move(tmp, engine, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, engine, StandardCopyOption.REPLACE_EXISTING);
-      }
+      // A rename within the cache folder: atomic, so a reader never sees half a plan.
+      Files.move(tmp, engine, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
       Files.deleteIfExists(tmp);
     }
